@@ -1,0 +1,113 @@
+package analyzers
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Message is the parsed view of one raw mail that analyzers read. It is
+// built once per message (see Parse) and shared, read-only, by every
+// analyzer that runs on it.
+type Message struct {
+	// ID is the pipeline's message id (hex sha256 of mailbox and UIDL); empty
+	// outside the pipeline until the caller sets it.
+	ID      string
+	Mailbox string
+	UIDL    string
+	// Raw is the message exactly as fetched.
+	Raw []byte
+
+	Header Header
+
+	// Text is the concatenation of every text/plain body outside
+	// attachments, decoded to UTF-8; HTML likewise for text/html bodies.
+	Text string
+	HTML string
+
+	// Parts lists every leaf part in document order, attachments included,
+	// with nested messages' parts after their container ("2.1.1").
+	Parts []Part
+	// Attachments lists the parts that are files: those with an attachment
+	// disposition or a file name, and non-text leaves. Nested message/rfc822
+	// parts are listed here too (as the whole .eml) and parsed into Nested.
+	Attachments []*Part
+	// Nested holds the parsed form of each message/rfc822 part.
+	Nested []*Message
+	// URLs found in text and HTML bodies, in first-seen order, deduplicated.
+	URLs []string
+
+	// Problems are the places where the message is malformed: a part that
+	// could not be decoded, a charset that is not known, nesting too deep.
+	// Parse keeps going past them so the rest can still be analyzed.
+	Problems []Problem
+}
+
+// Header holds the decoded top-level header fields analyzers ask for most,
+// plus every field in order for the rest.
+type Header struct {
+	MessageID  string // with angle brackets, as written
+	Subject    string // RFC 2047 decoded
+	From       []*mail.Address
+	Sender     []*mail.Address
+	ReplyTo    []*mail.Address
+	To         []*mail.Address
+	Cc         []*mail.Address
+	ReturnPath string
+	Date       time.Time // zero when absent or unparseable
+	DateRaw    string
+	Fields     []Field
+}
+
+// Field is one header field, its value decoded (RFC 2047) where possible.
+type Field struct {
+	Key   string
+	Value string
+}
+
+// Get returns the first value of the named field (case-insensitive), or "".
+func (h *Header) Get(key string) string {
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Key, key) {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// Values returns every value of the named field in order.
+func (h *Header) Values(key string) []string {
+	var out []string
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Key, key) {
+			out = append(out, f.Value)
+		}
+	}
+	return out
+}
+
+// Part is one leaf of the MIME tree.
+type Part struct {
+	// Path names the part the way people point at it: "1", "2.1", ...
+	// following the multipart nesting (1-based, as IMAP numbers parts).
+	Path        string
+	ContentType string // media type, lower case, without parameters
+	Charset     string
+	Filename    string // RFC 2231/2047 decoded; empty when none given
+	Disposition string // "attachment", "inline" or ""
+	Encoding    string // Content-Transfer-Encoding as declared
+	Size        int64  // decoded size in bytes
+	SHA256      string // hex, of the decoded content
+	// Content is the decoded body. It is bounded by the parser's size limit;
+	// Truncated says the limit cut it.
+	Content   []byte
+	Truncated bool
+	// Attachment is true for parts that are files rather than message text.
+	Attachment bool
+}
+
+// Problem is one malformed place in a message.
+type Problem struct {
+	Part string `json:"part"` // part path, or "header" / "message"
+	Err  string `json:"error"`
+}
