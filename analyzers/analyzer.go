@@ -9,7 +9,9 @@ package analyzers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -147,3 +149,33 @@ func Run(ctx context.Context, a Analyzer, m *Message) (res Result, err error) {
 type panicError struct{ v any }
 
 func (p panicError) Error() string { return fmt.Sprintf("analyzer panicked: %v", p.v) }
+
+// RunAll runs every analyzer over m at once and returns their results in
+// the order given. An analyzer that fails or passes its timeout gives a
+// result saying so; RunAll does not retry, which suits offline scanning. The
+// pipeline has its own loop with retries.
+func RunAll(ctx context.Context, as []Analyzer, m *Message, timeout time.Duration) []Result {
+	out := make([]Result, len(as))
+	var wg sync.WaitGroup
+	for i, a := range as {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			actx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			res, err := Run(actx, a, m)
+			if err != nil {
+				st := StatusError
+				if errors.Is(actx.Err(), context.DeadlineExceeded) {
+					st = StatusTimeout
+				}
+				d := res.DurationMS
+				res = Failed(a.Name(), st, err)
+				res.DurationMS = d
+			}
+			out[i] = res
+		}()
+	}
+	wg.Wait()
+	return out
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/mailsift/mailsift/analyzers"
+	"github.com/mailsift/mailsift/config"
+	"github.com/mailsift/mailsift/ingest"
+	"github.com/mailsift/mailsift/pipeline"
+)
+
+// File is mailsift.yaml. Each section is owned by the package that uses it;
+// this struct only puts them together.
+type File struct {
+	NATS      pipeline.Config         `yaml:"nats"`
+	Mailboxes []ingest.Mailbox        `yaml:"mailboxes"`
+	Analyzers map[string]config.Node  `yaml:"analyzers"`
+	Worker    pipeline.WorkerConfig   `yaml:"worker"`
+	Reporter  pipeline.ReporterConfig `yaml:"reporter"`
+	Outputs   []pipeline.OutputConfig `yaml:"outputs"`
+	Log       LogConfig               `yaml:"log"`
+}
+
+// LogConfig is the `log:` section.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+func defaultFile() File {
+	return File{
+		NATS:     pipeline.Defaults(),
+		Worker:   pipeline.DefaultWorker(),
+		Reporter: pipeline.DefaultReporter(),
+		Log:      LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// loadFile reads the config at path; an empty path gives the defaults.
+func loadFile(path string) (*File, error) {
+	f := defaultFile()
+	if path != "" {
+		if err := config.Load(path, &f); err != nil {
+			return nil, err
+		}
+	}
+	for i := range f.Mailboxes {
+		mb := &f.Mailboxes[i]
+		mb.Defaults()
+		if err := mb.Validate(); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		for _, other := range f.Mailboxes[:i] {
+			if other.Name == mb.Name {
+				return nil, fmt.Errorf("config %s: mailbox name %q is used twice", path, mb.Name)
+			}
+		}
+	}
+	if f.Worker.MaxDeliveries < 1 {
+		return nil, fmt.Errorf("config %s: worker.max_deliveries must be at least 1", path)
+	}
+	if f.Reporter.ReportTimeout <= 0 {
+		return nil, fmt.Errorf("config %s: reporter.report_timeout must be positive", path)
+	}
+	for _, o := range f.Outputs {
+		if err := o.Validate(); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	return &f, nil
+}
+
+// analyzerSet is the analyzers one command runs, built from the config.
+type analyzerSet struct {
+	list     []analyzers.Analyzer
+	security map[string]bool
+}
+
+func (s *analyzerSet) names() []string {
+	out := make([]string, len(s.list))
+	for i, a := range s.list {
+		out[i] = a.Name()
+	}
+	return out
+}
+
+func (s *analyzerSet) Close() {
+	for _, a := range s.list {
+		if c, ok := a.(analyzers.Closer); ok {
+			_ = c.Close()
+		}
+	}
+}
+
+// buildAnalyzers picks and builds the analyzers to run. With only set, those
+// run. Otherwise every registered analyzer that needs no network runs, plus
+// every one the config has a section for; `enabled: false` in a section
+// turns an analyzer off.
+func buildAnalyzers(f *File, only []string, offline bool) (*analyzerSet, error) {
+	sections := map[string]config.Node{}
+	enabled := map[string]bool{}
+	for name, n := range f.Analyzers {
+		if _, ok := analyzers.Lookup(name); !ok {
+			return nil, fmt.Errorf("config: analyzers.%s: no such analyzer (known: %s)", name, strings.Join(registeredNames(), ", "))
+		}
+		n = n.Named("analyzers." + name)
+		on := true
+		if _, err := n.Take("enabled", &on); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		sections[name] = n
+		enabled[name] = on
+	}
+	var pick []string
+	if len(only) > 0 {
+		for _, name := range only {
+			if _, ok := analyzers.Lookup(name); !ok {
+				return nil, fmt.Errorf("analyzer %q: no such analyzer (known: %s)", name, strings.Join(registeredNames(), ", "))
+			}
+		}
+		pick = only
+	} else {
+		for _, r := range analyzers.Registered() {
+			on, configured := enabled[r.Name]
+			switch {
+			case configured && !on:
+			case r.Network && (offline || !configured):
+			default:
+				pick = append(pick, r.Name)
+			}
+		}
+	}
+	slices.Sort(pick)
+	pick = slices.Compact(pick)
+	set := &analyzerSet{security: map[string]bool{}}
+	for _, name := range pick {
+		var opts analyzers.Options = analyzers.NoOptions{}
+		if n, ok := sections[name]; ok {
+			opts = n
+		}
+		a, err := analyzers.New(name, opts)
+		if err != nil {
+			set.Close()
+			return nil, err
+		}
+		reg, _ := analyzers.Lookup(name)
+		set.list = append(set.list, a)
+		set.security[name] = reg.Security
+	}
+	if len(set.list) == 0 {
+		return nil, fmt.Errorf("no analyzers selected")
+	}
+	return set, nil
+}
+
+func registeredNames() []string {
+	var out []string
+	for _, r := range analyzers.Registered() {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+func newLogger(c LogConfig, verbose bool) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("config: log.level %q: want debug, info, warn or error", c.Level)
+	}
+	if verbose {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.Format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("config: log.format %q: want text or json", c.Format)
+}

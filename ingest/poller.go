@@ -1,0 +1,344 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailsift/mailsift/ingest/pop3"
+	"github.com/mailsift/mailsift/pipeline"
+)
+
+// Publisher is what the poller needs of the pipeline: a publish that
+// returns only once JetStream holds the message.
+type Publisher interface {
+	Publish(ctx context.Context, m pipeline.Mail) (pipeline.Published, error)
+}
+
+// Poller fetches mail from a set of mailboxes.
+type Poller struct {
+	pub   Publisher
+	state jetstream.KeyValue
+	boxes []Mailbox
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewPoller returns a poller over the given mailboxes, which must have been
+// defaulted and validated. state is the mailsift-uidl bucket.
+func NewPoller(pub Publisher, state jetstream.KeyValue, boxes []Mailbox, log *slog.Logger) *Poller {
+	return &Poller{pub: pub, state: state, boxes: boxes, log: log, now: time.Now}
+}
+
+// Stats counts what one poll of one mailbox did.
+type Stats struct {
+	Mailbox    string
+	Listed     int
+	Fetched    int
+	Bytes      int64
+	Published  []string // ids newly on MAIL
+	Duplicates int      // fetched again but already on MAIL
+	Deleted    int
+	Skipped    int // left on the server (too large)
+	Duration   time.Duration
+}
+
+// state is what the mailsift-uidl bucket holds per fetched message.
+type state struct {
+	ID        string    `json:"id"`
+	UIDL      string    `json:"uidl"`
+	Seq       uint64    `json:"seq,omitempty"`
+	Size      int64     `json:"size"`
+	FetchedAt time.Time `json:"fetched_at"`
+	Skipped   string    `json:"skipped,omitempty"`
+}
+
+// StateKey is the mailsift-uidl key of a UIDL: UIDLs may hold characters
+// that KV keys cannot, so the key carries their digest.
+func StateKey(mailbox, uidl string) string {
+	sum := sha256.Sum256([]byte(uidl))
+	return mailbox + "." + hex.EncodeToString(sum[:])
+}
+
+// Once polls every mailbox once, concurrently, and returns what each did.
+// The error joins the failures of all mailboxes that failed.
+func (p *Poller) Once(ctx context.Context) ([]Stats, error) {
+	out := make([]Stats, len(p.boxes))
+	errs := make([]error, len(p.boxes))
+	var wg sync.WaitGroup
+	for i := range p.boxes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			out[i], errs[i] = p.Poll(ctx, &p.boxes[i])
+		}(i)
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// Run polls every mailbox on its own schedule until ctx is cancelled. A
+// mailbox that fails is retried with exponential backoff, longer after an
+// authentication failure, and logged once per outage, not once per retry.
+func (p *Poller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := range p.boxes {
+		wg.Add(1)
+		go func(mb *Mailbox) {
+			defer wg.Done()
+			p.loop(ctx, mb)
+		}(&p.boxes[i])
+	}
+	wg.Wait()
+	return nil
+}
+
+func (p *Poller) loop(ctx context.Context, mb *Mailbox) {
+	log := p.log.With("mailbox", mb.Name)
+	failures := 0
+	// Start mailboxes spread over the first interval rather than all at once.
+	wait := time.Duration(rand.Int64N(int64(mb.PollInterval)/10 + 1))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		st, err := p.Poll(ctx, mb)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			failures++
+			wait = backoff(mb.PollInterval, failures, errors.Is(err, pop3.ErrAuth))
+			if failures == 1 {
+				log.Error("poll failed; retrying with backoff until it recovers", "err", err, "retry_in", wait)
+			} else {
+				log.Debug("poll failed again", "err", err, "failures", failures, "retry_in", wait)
+			}
+			continue
+		}
+		if failures > 0 {
+			log.Info("poll recovered", "after_failures", failures)
+			failures = 0
+		}
+		log.Info("poll done", "listed", st.Listed, "fetched", st.Fetched, "published", len(st.Published),
+			"duplicates", st.Duplicates, "deleted", st.Deleted, "bytes", st.Bytes, "took", st.Duration.Round(time.Millisecond))
+		wait = jitter(mb.PollInterval)
+	}
+}
+
+// backoff doubles from the poll interval up to an hour; an [AUTH] failure
+// starts at ten minutes, since retrying a wrong password quickly can lock
+// the account.
+func backoff(interval time.Duration, failures int, auth bool) time.Duration {
+	base := min(interval, time.Minute)
+	if auth {
+		base = 10 * time.Minute
+	}
+	d := base
+	for i := 1; i < failures && d < time.Hour; i++ {
+		d *= 2
+	}
+	return jitter(min(d, time.Hour))
+}
+
+// jitter spreads d by ±10%, so many mailboxes on one server drift apart.
+func jitter(d time.Duration) time.Duration {
+	spread := int64(d) / 5
+	if spread <= 0 {
+		return d
+	}
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread))
+}
+
+// Poll runs one POP3 session on mb: list, fetch what is new, publish each
+// message and record it, delete what the policy says may go, and QUIT, which
+// is when the server commits the deletions.
+func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (Stats, error) {
+	start := p.now()
+	st := Stats{Mailbox: mb.Name}
+	policy, err := mb.Policy()
+	if err != nil {
+		return st, err
+	}
+	creds, err := mb.credentials()
+	if err != nil {
+		return st, err
+	}
+	c, err := pop3.Dial(ctx, mb.pop3Config())
+	if err != nil {
+		return st, err
+	}
+	// Without a successful QUIT nothing is deleted; Close drops the line.
+	defer c.Close()
+	if err := c.Auth(ctx, creds); err != nil {
+		return st, err
+	}
+	list, err := c.Messages(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Listed = len(list)
+
+	known, err := p.known(ctx, mb.Name)
+	if err != nil {
+		return st, err
+	}
+	var fetch []int
+	byID := map[int]pop3.MessageInfo{}
+	var dele []int
+	onServer := map[string]bool{}
+	for _, mi := range list {
+		if mi.UID == "" {
+			return st, fmt.Errorf("pop3 %s: server gives no UIDL for message %d; mailsift needs UIDL to track what it fetched", mb.Addr(), mi.ID)
+		}
+		key := StateKey(mb.Name, mi.UID)
+		onServer[key] = true
+		if s, ok := known[key]; ok {
+			if s.Skipped == "" && deletable(policy, s, p.now()) {
+				dele = append(dele, mi.ID)
+			}
+			continue
+		}
+		if mi.Size > int64(mb.MaxMessageSize) {
+			p.skip(ctx, mb, mi, &st)
+			continue
+		}
+		fetch = append(fetch, mi.ID)
+		byID[mi.ID] = mi
+	}
+
+	var fetchErr error
+	if len(fetch) > 0 {
+		fetchErr = c.Fetch(ctx, fetch, func(mi pop3.MessageInfo, body io.Reader) error {
+			if mi.UID == "" {
+				mi.UID = byID[mi.ID].UID
+			}
+			id := pipeline.MessageID(mb.Name, mi.UID)
+			pub, err := p.pub.Publish(ctx, pipeline.Mail{Mailbox: mb.Name, UIDL: mi.UID, ID: id, Size: mi.Size, Body: body})
+			if err != nil {
+				return err
+			}
+			st.Fetched++
+			st.Bytes += pub.Size
+			if pub.Duplicate {
+				st.Duplicates++
+			} else {
+				st.Published = append(st.Published, id)
+			}
+			s := state{ID: id, UIDL: mi.UID, Seq: pub.Sequence, Size: pub.Size, FetchedAt: p.now().UTC()}
+			if err := p.record(ctx, StateKey(mb.Name, mi.UID), s); err != nil {
+				return err
+			}
+			if policy.AfterPublish {
+				dele = append(dele, mi.ID)
+			}
+			return nil
+		})
+	}
+	if fetchErr == nil && policy.Never {
+		// Mail gone from the server needs no state any more.
+		for key := range known {
+			if !onServer[key] {
+				if err := p.state.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+					p.log.Warn("prune ingest state", "mailbox", mb.Name, "key", key, "err", err)
+				}
+			}
+		}
+	}
+	// Even after a failed fetch, the messages already acknowledged may go:
+	// they are safely on MAIL. If the line is gone, DELE and QUIT fail and
+	// the server keeps everything, which the next poll sorts out.
+	if len(dele) > 0 && !errors.Is(fetchErr, pop3.ErrClosed) {
+		if err := c.Dele(ctx, dele...); err != nil {
+			return st, errors.Join(fetchErr, err)
+		}
+	}
+	if err := c.Quit(ctx); err != nil {
+		return st, errors.Join(fetchErr, err)
+	}
+	st.Deleted = len(dele)
+	st.Duration = p.now().Sub(start)
+	return st, fetchErr
+}
+
+func deletable(p DeletePolicy, s state, now time.Time) bool {
+	switch {
+	case p.AfterPublish:
+		return true
+	case p.After > 0:
+		return now.Sub(s.FetchedAt) >= p.After
+	}
+	return false
+}
+
+// known reads the ingest state of a mailbox in one pass.
+func (p *Poller) known(ctx context.Context, mailbox string) (map[string]state, error) {
+	out := map[string]state{}
+	lister, err := p.state.ListKeysFiltered(ctx, mailbox+".>")
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return out, nil
+		}
+		return nil, fmt.Errorf("ingest state %s: list: %w", mailbox, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		e, err := p.state.Get(ctx, k)
+		if err != nil {
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				continue
+			}
+			return nil, fmt.Errorf("ingest state %s: get %s: %w", mailbox, k, err)
+		}
+		var s state
+		if err := json.Unmarshal(e.Value(), &s); err != nil {
+			return nil, fmt.Errorf("ingest state %s: %s: %w", mailbox, k, err)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+func (p *Poller) record(ctx context.Context, key string, s state) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if _, err := p.state.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("ingest state: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// skip records a message too large to fetch, once, so it is reported and
+// never silently dropped, and left on the server.
+func (p *Poller) skip(ctx context.Context, mb *Mailbox, mi pop3.MessageInfo, st *Stats) {
+	st.Skipped++
+	why := fmt.Sprintf("size %d bytes is over max_message_size %s", mi.Size, mb.MaxMessageSize)
+	p.log.Warn("message left on server", "mailbox", mb.Name, "uidl", mi.UID, "reason", why)
+	s := state{ID: pipeline.MessageID(mb.Name, mi.UID), UIDL: mi.UID, Size: mi.Size, FetchedAt: p.now().UTC(), Skipped: why}
+	if err := p.record(ctx, StateKey(mb.Name, mi.UID), s); err != nil {
+		p.log.Warn("record skipped message", "mailbox", mb.Name, "err", err)
+	}
+}
+
+// Describe is one line naming a mailbox for logs and errors, without secrets.
+func (m *Mailbox) Describe() string {
+	return fmt.Sprintf("%s (%s@%s, tls %s)", m.Name, m.Username, m.Addr(), strings.ToLower(m.TLS))
+}

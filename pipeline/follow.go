@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailsift/mailsift/report"
+)
+
+// FollowOptions choose which stored reports Follow starts from.
+type FollowOptions struct {
+	// Since replays reports stored at or after this time; zero means only
+	// reports stored from now on, unless All is set.
+	Since time.Time
+	All   bool
+	// Verdict, when set, follows only reports with that verdict.
+	Verdict string
+}
+
+// Follow calls fn for each report on REPORTS, in order, until ctx ends or fn
+// returns an error (which Follow returns, except ErrStop). It keeps no state
+// on the server: an ordered consumer, gone when Follow returns.
+func (c *Conn) Follow(ctx context.Context, o FollowOptions, fn func(r *report.Report, raw []byte) error) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
+	switch {
+	case o.All:
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+	case !o.Since.IsZero():
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		t := o.Since
+		cfg.OptStartTime = &t
+	}
+	if o.Verdict != "" {
+		cfg.FilterSubjects = []string{SubjectReportPrefix + o.Verdict}
+	}
+	cons, err := c.JS.OrderedConsumer(ctx, StreamReports, cfg)
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", StreamReports, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", StreamReports, err)
+	}
+	defer it.Stop()
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return ctx.Err()
+			}
+			continue
+		}
+		var r report.Report
+		if err := json.Unmarshal(m.Data(), &r); err != nil {
+			continue
+		}
+		if err := fn(&r, m.Data()); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// ErrStop ends Follow without an error.
+var ErrStop = errors.New("stop following")

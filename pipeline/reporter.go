@@ -1,0 +1,219 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailsift/mailsift/analyzers"
+	"github.com/mailsift/mailsift/report"
+)
+
+// ReporterConfig is the `reporter:` section.
+type ReporterConfig struct {
+	// ReportTimeout is how long a report waits for missing analyzers before
+	// it is completed with `timeout` results for them.
+	ReportTimeout time.Duration `yaml:"report_timeout"`
+	// MaxPending bounds the results held unacknowledged while their reports
+	// are incomplete.
+	MaxPending int `yaml:"max_pending"`
+	// Thresholds raise the verdict by total score.
+	Thresholds report.Thresholds `yaml:"thresholds"`
+}
+
+// DefaultReporter returns the `reporter:` section as it is when the config
+// says nothing.
+func DefaultReporter() ReporterConfig {
+	return ReporterConfig{
+		ReportTimeout: 5 * time.Minute,
+		MaxPending:    100_000,
+		Thresholds:    report.DefaultThresholds,
+	}
+}
+
+// Reporter joins the results of every expected analyzer into one report per
+// message and stores it on REPORTS.
+//
+// It holds no state of its own that matters: a result is acknowledged only
+// after the report containing it is stored, so the joins in progress are the
+// unacknowledged messages of its consumer. A reporter killed mid-join gets
+// them again on restart, and REPORTS' dedupe on the report id makes a second
+// publish of the same report a no-op.
+type Reporter struct {
+	conn     *Conn
+	cfg      ReporterConfig
+	expected []string
+	policy   report.Policy
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]*join
+	// done remembers recently completed ids, so a late duplicate result
+	// (a redelivery) is acknowledged instead of opening a new join.
+	done *recentSet
+}
+
+type join struct {
+	env     report.Envelope
+	results map[string]analyzers.Result
+	msgs    []jetstream.Msg
+	first   time.Time
+}
+
+// NewReporter returns a reporter expecting a result from each of the named
+// analyzers; security lists those whose failure makes a verdict unknown.
+func NewReporter(conn *Conn, cfg ReporterConfig, expected []string, security map[string]bool, log *slog.Logger) *Reporter {
+	exp := slices.Clone(expected)
+	slices.Sort(exp)
+	return &Reporter{
+		conn:     conn,
+		cfg:      cfg,
+		expected: exp,
+		policy:   report.Policy{Security: security, Thresholds: cfg.Thresholds},
+		log:      log,
+		pending:  map[string]*join{},
+		done:     newRecentSet(100_000),
+	}
+}
+
+// Run consumes results until ctx is cancelled.
+func (r *Reporter) Run(ctx context.Context) error {
+	cons, err := r.conn.setupReporterConsumer(ctx, r.cfg)
+	if err != nil {
+		return err
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) { r.handle(ctx, m) },
+		jetstream.PullMaxMessages(1000),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			r.log.Debug("reporter consume", "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("reporter: consume: %w", err)
+	}
+	defer cc.Stop()
+	tick := time.NewTicker(min(r.cfg.ReportTimeout/4, 5*time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			r.expire(ctx)
+		}
+	}
+}
+
+func (r *Reporter) handle(ctx context.Context, m jetstream.Msg) {
+	var rm ResultMessage
+	if err := json.Unmarshal(m.Data(), &rm); err != nil || rm.ID == "" {
+		r.log.Error("reporter: unreadable result dropped", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done.has(rm.ID) {
+		_ = m.Ack()
+		return
+	}
+	j := r.pending[rm.ID]
+	if j == nil {
+		j = &join{env: rm.Envelope, results: map[string]analyzers.Result{}, first: time.Now()}
+		r.pending[rm.ID] = j
+	}
+	j.results[rm.Analyzer] = rm.Result
+	j.msgs = append(j.msgs, m)
+	if j.complete(r.expected) {
+		r.finish(ctx, rm.ID, j)
+	}
+}
+
+func (j *join) complete(expected []string) bool {
+	for _, name := range expected {
+		if _, ok := j.results[name]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// expire completes joins that waited longer than ReportTimeout, with a
+// timeout result for each analyzer that never answered.
+func (r *Reporter) expire(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	for id, j := range r.pending {
+		if now.Sub(j.first) < r.cfg.ReportTimeout {
+			continue
+		}
+		for _, name := range r.expected {
+			if _, ok := j.results[name]; !ok {
+				j.results[name] = analyzers.Failed(name, analyzers.StatusTimeout,
+					fmt.Errorf("no result within report_timeout %s", r.cfg.ReportTimeout))
+			}
+		}
+		r.finish(ctx, id, j)
+	}
+}
+
+// finish stores the report and only then acknowledges its results. Called
+// with r.mu held.
+func (r *Reporter) finish(ctx context.Context, id string, j *join) {
+	results := make([]analyzers.Result, 0, len(j.results))
+	for _, res := range j.results {
+		results = append(results, res)
+	}
+	rep := report.Build(j.env, results, r.policy, time.Now())
+	b, err := json.Marshal(rep)
+	if err != nil {
+		r.log.Error("reporter: encode report", "id", id, "err", err)
+		return
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := r.conn.JS.Publish(pctx, SubjectReportPrefix+string(rep.Verdict), b, jetstream.WithMsgID(id)); err != nil {
+		// Leave the join pending: the next result or the expiry tick tries
+		// again, and if this process dies the results come back unacked.
+		r.log.Warn("reporter: store report failed; will retry", "id", id, "err", err)
+		return
+	}
+	for _, m := range j.msgs {
+		_ = m.Ack()
+	}
+	delete(r.pending, id)
+	r.done.add(id)
+	r.log.Debug("report stored", "id", id, "verdict", rep.Verdict, "score", rep.Score)
+}
+
+// recentSet remembers the last n ids added.
+type recentSet struct {
+	n    int
+	ring []string
+	next int
+	set  map[string]struct{}
+}
+
+func newRecentSet(n int) *recentSet {
+	return &recentSet{n: n, ring: make([]string, n), set: make(map[string]struct{}, n)}
+}
+
+func (s *recentSet) has(id string) bool { _, ok := s.set[id]; return ok }
+
+func (s *recentSet) add(id string) {
+	if s.has(id) {
+		return
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.set, old)
+	}
+	s.ring[s.next] = id
+	s.set[id] = struct{}{}
+	s.next = (s.next + 1) % s.n
+}

@@ -1,0 +1,229 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names on the wire (DESIGN.md, "Names on the wire"). Everything that creates
+// or addresses a stream, consumer or bucket uses these, and nothing else.
+const (
+	StreamMail    = "MAIL"
+	StreamResults = "RESULTS"
+	StreamReports = "REPORTS"
+
+	SubjectMailPrefix   = "mailsift.mail."
+	SubjectResultPrefix = "mailsift.result."
+	SubjectDeadPrefix   = "mailsift.dead."
+	SubjectReportPrefix = "mailsift.report."
+
+	BucketUIDL  = "mailsift-uidl"
+	BucketBlobs = "mailsift-blobs"
+
+	ConsumerReporter = "reporter"
+
+	// Headers mailsift sets on MAIL messages. NATS headers are
+	// case-sensitive, so these spellings are the contract.
+	HeaderMsgID    = "Nats-Msg-Id"
+	HeaderMailbox  = "Mailsift-Mailbox"
+	HeaderUIDL     = "Mailsift-Uidl"
+	HeaderBlob     = "Mailsift-Blob"
+	HeaderSize     = "Mailsift-Size"
+	HeaderReceived = "Mailsift-Received"
+)
+
+// ConsumerFor names the durable consumer of an analyzer on MAIL.
+func ConsumerFor(analyzer string) string { return "analyzer-" + analyzer }
+
+// validName is what can be one token of a NATS subject and part of a
+// consumer name: mailbox and analyzer names must match it.
+var validName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// CheckName rejects a mailbox or analyzer name that cannot appear on the wire.
+func CheckName(kind, name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("%s name %q: use 1-64 letters, digits, '-' or '_' (it becomes part of NATS subjects)", kind, name)
+	}
+	return nil
+}
+
+// MessageID is the Nats-Msg-Id of a fetched message: hex sha256 of mailbox,
+// a NUL and the UIDL, so the same mail fetched twice is the same message.
+func MessageID(mailbox, uidl string) string {
+	h := sha256.New()
+	h.Write([]byte(mailbox))
+	h.Write([]byte{0})
+	h.Write([]byte(uidl))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ContentID is the message id of mail that has no UIDL: the digest of its
+// raw bytes, keyed by mailbox as well.
+func ContentID(mailbox string, raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return MessageID(mailbox, "sha256:"+hex.EncodeToString(sum[:]))
+}
+
+// Setup creates or updates every stream, bucket and consumer the given
+// analyzers need. It is idempotent: every process calls it at start, and a
+// config change (limits, replicas, a new analyzer) is applied by restarting.
+func (c *Conn) Setup(ctx context.Context, analyzerNames []string, wc WorkerConfig) error {
+	if _, err := c.setupStreams(ctx); err != nil {
+		return err
+	}
+	for _, name := range analyzerNames {
+		if err := c.setupAnalyzerConsumer(ctx, name, wc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type streams struct {
+	mail, results, reports jetstream.Stream
+}
+
+func (c *Conn) setupStreams(ctx context.Context) (*streams, error) {
+	cfg := c.cfg
+	replicas := max(cfg.Replicas, 1)
+	dup := cfg.DuplicateWindow
+	if dup < time.Hour {
+		dup = time.Hour // DESIGN: the dedupe window is at least an hour
+	}
+	maxAge := cfg.MaxAge
+	if maxAge > 0 && maxAge < dup {
+		return nil, fmt.Errorf("nats: max_age %s is shorter than duplicate_window %s", maxAge, dup)
+	}
+	defs := []jetstream.StreamConfig{
+		{
+			Name:        StreamMail,
+			Description: "raw mail fetched by mailsift ingest",
+			Subjects:    []string{SubjectMailPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      maxAge,
+			MaxBytes:    bytesOrUnlimited(int64(cfg.MaxBytes)),
+			Duplicates:  dup,
+			Replicas:    replicas,
+			Storage:     jetstream.FileStorage,
+			Compression: jetstream.S2Compression,
+		},
+		{
+			Name:        StreamResults,
+			Description: "analyzer results and dead letters",
+			Subjects:    []string{SubjectResultPrefix + ">", SubjectDeadPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      maxAge,
+			Duplicates:  dup,
+			Replicas:    replicas,
+			Storage:     jetstream.FileStorage,
+		},
+		{
+			Name:        StreamReports,
+			Description: "one report per message",
+			Subjects:    []string{SubjectReportPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      maxAge,
+			Duplicates:  dup,
+			Replicas:    replicas,
+			Storage:     jetstream.FileStorage,
+		},
+	}
+	var out streams
+	for i, sc := range defs {
+		s, err := c.JS.CreateOrUpdateStream(ctx, sc)
+		if err != nil {
+			return nil, fmt.Errorf("nats: stream %s: %w", sc.Name, err)
+		}
+		switch i {
+		case 0:
+			out.mail = s
+		case 1:
+			out.results = s
+		case 2:
+			out.reports = s
+		}
+	}
+	if _, err := c.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketUIDL,
+		Description: "ingest state: which UIDLs of which mailbox are published",
+		Replicas:    replicas,
+		Storage:     jetstream.FileStorage,
+	}); err != nil {
+		return nil, fmt.Errorf("nats: kv %s: %w", BucketUIDL, err)
+	}
+	if _, err := c.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      BucketBlobs,
+		Description: "bodies of mail larger than the max payload",
+		TTL:         maxAge,
+		Replicas:    replicas,
+		Storage:     jetstream.FileStorage,
+		Compression: true,
+	}); err != nil {
+		return nil, fmt.Errorf("nats: object store %s: %w", BucketBlobs, err)
+	}
+	return &out, nil
+}
+
+func bytesOrUnlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+func (c *Conn) setupAnalyzerConsumer(ctx context.Context, name string, wc WorkerConfig) error {
+	if err := CheckName("analyzer", name); err != nil {
+		return err
+	}
+	_, err := c.JS.CreateOrUpdateConsumer(ctx, StreamMail, jetstream.ConsumerConfig{
+		Durable:       ConsumerFor(name),
+		Description:   "mailsift analyzer " + name,
+		FilterSubject: SubjectMailPrefix + ">",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       wc.ackWait(),
+		// Redelivery limits are enforced by the worker itself, so that it can
+		// still publish the final error result and the dead letter; the
+		// server's limit is a backstop a little above it.
+		MaxDeliver:    wc.MaxDeliveries + 2,
+		MaxAckPending: max(wc.Concurrency*8, 64),
+		Replicas:      0, // inherit the stream's
+	})
+	if err != nil {
+		return fmt.Errorf("nats: consumer %s on %s: %w", ConsumerFor(name), StreamMail, err)
+	}
+	return nil
+}
+
+func (c *Conn) setupReporterConsumer(ctx context.Context, rc ReporterConfig) (jetstream.Consumer, error) {
+	cons, err := c.JS.CreateOrUpdateConsumer(ctx, StreamResults, jetstream.ConsumerConfig{
+		Durable:       ConsumerReporter,
+		Description:   "mailsift reporter: joins results into reports",
+		FilterSubject: SubjectResultPrefix + ">",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		// Results stay unacked until their report is stored, so the pending
+		// joins live in JetStream and survive a reporter crash. The ack wait
+		// must outlast a whole join.
+		AckWait:       rc.ReportTimeout + time.Minute,
+		MaxAckPending: rc.MaxPending,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nats: consumer %s on %s: %w", ConsumerReporter, StreamResults, err)
+	}
+	return cons, nil
+}
+
+// IsNotFound reports whether err means a stream, consumer, key or object
+// does not exist.
+func IsNotFound(err error) bool {
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrObjectNotFound)
+}

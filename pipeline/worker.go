@@ -1,0 +1,375 @@
+package pipeline
+
+import (
+	"container/list"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mailsift/mailsift/analyzers"
+	"github.com/mailsift/mailsift/report"
+)
+
+// WorkerConfig is the `worker:` section: how analyzers are run.
+type WorkerConfig struct {
+	// Concurrency is how many messages each analyzer works on at once in
+	// this process.
+	Concurrency int `yaml:"concurrency"`
+	// Timeout bounds one analysis; past it the attempt counts as failed.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxDeliveries is how many attempts a message gets per analyzer before
+	// the worker records an error result and a dead letter.
+	MaxDeliveries int `yaml:"max_deliveries"`
+	// RetryDelay is the wait before the second attempt; it doubles with each
+	// further attempt up to MaxRetryDelay.
+	RetryDelay    time.Duration `yaml:"retry_delay"`
+	MaxRetryDelay time.Duration `yaml:"max_retry_delay"`
+	// DeferDelay is the wait after an analyzer says its quota is spent.
+	DeferDelay time.Duration `yaml:"defer_delay"`
+	// CacheSize is how many parsed messages the process keeps, so several
+	// analyzers in one process parse each message once.
+	CacheSize int `yaml:"cache_size"`
+}
+
+// DefaultWorker returns the `worker:` section as it is when the config says
+// nothing.
+func DefaultWorker() WorkerConfig {
+	return WorkerConfig{
+		Concurrency:   4,
+		Timeout:       30 * time.Second,
+		MaxDeliveries: 5,
+		RetryDelay:    2 * time.Second,
+		MaxRetryDelay: 5 * time.Minute,
+		DeferDelay:    time.Minute,
+		CacheSize:     256,
+	}
+}
+
+// ackWait is short and independent of Timeout: a worker working on a message
+// keeps it with in-progress acks, and a worker that died gives it up quickly.
+func (wc WorkerConfig) ackWait() time.Duration { return 30 * time.Second }
+
+func (wc WorkerConfig) retryDelay(attempt int) time.Duration {
+	d := wc.RetryDelay
+	for i := 1; i < attempt && d < wc.MaxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, wc.MaxRetryDelay)
+}
+
+// ResultMessage is what a worker publishes on mailsift.result.<analyzer>.
+// The envelope rides along so the reporter never reads the message itself.
+type ResultMessage struct {
+	ID         string           `json:"id"`
+	Analyzer   string           `json:"analyzer"`
+	Result     analyzers.Result `json:"result"`
+	Envelope   report.Envelope  `json:"envelope"`
+	Deliveries int              `json:"deliveries"`
+}
+
+// DeadLetter is what a worker publishes on mailsift.dead.<analyzer> when a
+// message ran out of attempts.
+type DeadLetter struct {
+	ID         string    `json:"id"`
+	Mailbox    string    `json:"mailbox"`
+	Analyzer   string    `json:"analyzer"`
+	Error      string    `json:"error"`
+	Deliveries int       `json:"deliveries"`
+	StreamSeq  uint64    `json:"stream_seq"`
+	At         time.Time `json:"at"`
+}
+
+// Worker runs analyzers over MAIL, each through its own durable consumer.
+type Worker struct {
+	conn      *Conn
+	cfg       WorkerConfig
+	analyzers []analyzers.Analyzer
+	cache     *parseCache
+	log       *slog.Logger
+}
+
+// NewWorker returns a worker for the given analyzers. Setup must have
+// created their consumers.
+func NewWorker(conn *Conn, cfg WorkerConfig, as []analyzers.Analyzer, log *slog.Logger) *Worker {
+	return &Worker{
+		conn:      conn,
+		cfg:       cfg,
+		analyzers: as,
+		cache:     newParseCache(max(cfg.CacheSize, 16), len(as)),
+		log:       log,
+	}
+}
+
+// Run consumes until ctx is cancelled, then stops pulling and waits for the
+// analyses in flight to finish and be acknowledged.
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	var stops []jetstream.ConsumeContext
+	for _, a := range w.analyzers {
+		cons, err := w.conn.JS.Consumer(ctx, StreamMail, ConsumerFor(a.Name()))
+		if err != nil {
+			return fmt.Errorf("worker %s: consumer %s: %w", a.Name(), ConsumerFor(a.Name()), err)
+		}
+		sem := make(chan struct{}, max(w.cfg.Concurrency, 1))
+		a := a
+		// A small prefetch: with the library's default of 500, messages wait
+		// in the client's buffer past their ack wait and come back twice.
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				w.handle(ctx, a, m)
+			}()
+		}, jetstream.PullMaxMessages(max(w.cfg.Concurrency*2, 4)),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				if !errors.Is(err, jetstream.ErrNoHeartbeat) || ctx.Err() == nil {
+					w.log.Debug("consume", "analyzer", a.Name(), "err", err)
+				}
+			}))
+		if err != nil {
+			return fmt.Errorf("worker %s: consume: %w", a.Name(), err)
+		}
+		stops = append(stops, cc)
+	}
+	<-ctx.Done()
+	for _, cc := range stops {
+		cc.Stop()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		w.log.Error("message without metadata", "analyzer", a.Name(), "err", err)
+		return
+	}
+	h := m.Headers()
+	id := h.Get(HeaderMsgID)
+	log := w.log.With("id", id, "analyzer", a.Name(), "delivery", md.NumDelivered)
+	deliveries := int(md.NumDelivered)
+
+	// Keep the message while the analysis runs, however long that takes.
+	stopProgress := keepAlive(m, w.cfg.ackWait()/3)
+	defer stopProgress()
+
+	// The message is parsed once for all analyzers of this process; work
+	// that cannot start (a body missing from the object store) is retried.
+	p, err := w.cache.get(id, func() (*parsed, error) { return w.parse(ctx, m, id, h, md) })
+	if err != nil {
+		w.retryOrFail(ctx, log, a, m, md, id, report.Envelope{ID: id, Mailbox: h.Get(HeaderMailbox)},
+			analyzers.StatusError, err)
+		return
+	}
+
+	var res analyzers.Result
+	if p.err != nil {
+		// Not a message at all: no attempt will do better.
+		res = analyzers.Failed(a.Name(), analyzers.StatusError, p.err)
+	} else {
+		actx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+		res, err = analyzers.Run(actx, a, p.msg)
+		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
+		cancel()
+		if ctx.Err() != nil {
+			// Shutting down: leave the message for the next worker, now.
+			_ = m.NakWithDelay(0)
+			return
+		}
+		switch {
+		case err != nil && timedOut:
+			w.retryOrFail(ctx, log, a, m, md, id, p.env, analyzers.StatusTimeout,
+				fmt.Errorf("no answer within %s: %w", w.cfg.Timeout, err))
+			return
+		case err != nil:
+			w.retryOrFail(ctx, log, a, m, md, id, p.env, analyzers.StatusError, err)
+			return
+		case res.Status == analyzers.StatusDeferred && deliveries < w.cfg.MaxDeliveries:
+			log.Info("analysis deferred", "reason", res.Error, "retry_in", w.cfg.DeferDelay)
+			_ = m.NakWithDelay(w.cfg.DeferDelay)
+			return
+		}
+	}
+	if err := w.publishResult(ctx, a.Name(), id, p.env, res, deliveries); err != nil {
+		log.Warn("publish result failed; message will be retried", "err", err)
+		_ = m.NakWithDelay(w.cfg.retryDelay(deliveries))
+		return
+	}
+	w.cache.done(id)
+	_ = m.Ack()
+}
+
+// retryOrFail puts a failed attempt back with a growing delay, or, on the
+// last attempt, records the failure as the analyzer's result and as a dead
+// letter, so the report still completes and the failure is visible.
+func (w *Worker) retryOrFail(ctx context.Context, log *slog.Logger, a analyzers.Analyzer, m jetstream.Msg,
+	md *jetstream.MsgMetadata, id string, env report.Envelope, st analyzers.Status, cause error) {
+	n := int(md.NumDelivered)
+	if n < w.cfg.MaxDeliveries {
+		d := w.cfg.retryDelay(n)
+		log.Warn("analysis failed; will retry", "err", cause, "retry_in", d)
+		_ = m.NakWithDelay(d)
+		return
+	}
+	log.Error("analysis failed on last attempt; recording error result and dead letter", "err", cause)
+	dl := DeadLetter{ID: id, Mailbox: env.Mailbox, Analyzer: a.Name(), Error: cause.Error(), Deliveries: n,
+		StreamSeq: md.Sequence.Stream, At: time.Now().UTC()}
+	if err := w.publishJSON(ctx, SubjectDeadPrefix+a.Name(), id+"."+a.Name()+".dead", dl); err != nil {
+		log.Warn("publish dead letter failed; message will be retried", "err", err)
+		_ = m.NakWithDelay(w.cfg.retryDelay(n))
+		return
+	}
+	res := analyzers.Failed(a.Name(), st, cause)
+	if err := w.publishResult(ctx, a.Name(), id, env, res, n); err != nil {
+		log.Warn("publish result failed; message will be retried", "err", err)
+		_ = m.NakWithDelay(w.cfg.retryDelay(n))
+		return
+	}
+	w.cache.done(id)
+	_ = m.Ack()
+}
+
+func (w *Worker) publishResult(ctx context.Context, analyzer, id string, env report.Envelope, res analyzers.Result, deliveries int) error {
+	res.Analyzer = analyzer
+	rm := ResultMessage{ID: id, Analyzer: analyzer, Result: res, Envelope: env, Deliveries: deliveries}
+	return w.publishJSON(ctx, SubjectResultPrefix+analyzer, id+"."+analyzer, rm)
+}
+
+func (w *Worker) publishJSON(ctx context.Context, subject, msgID string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err = w.conn.JS.Publish(pctx, subject, b, jetstream.WithMsgID(msgID))
+	return err
+}
+
+// parsed is one message as the analyzers of a process share it. err is set
+// when the bytes are not a message at all; that is an answer, not a failure
+// to retry.
+type parsed struct {
+	msg *analyzers.Message
+	env report.Envelope
+	err error
+}
+
+func (w *Worker) parse(ctx context.Context, m jetstream.Msg, id string, h nats.Header, md *jetstream.MsgMetadata) (*parsed, error) {
+	raw, err := w.conn.Body(ctx, h, m.Data())
+	if err != nil {
+		return nil, err
+	}
+	received := md.Timestamp.UTC()
+	if t, err := time.Parse(time.RFC3339Nano, h.Get(HeaderReceived)); err == nil {
+		received = t
+	}
+	msg, perr := analyzers.Parse(raw, analyzers.ParseOptions{})
+	if perr != nil {
+		env := report.Envelope{ID: id, Mailbox: h.Get(HeaderMailbox), UIDL: h.Get(HeaderUIDL), Size: int64(len(raw)),
+			ReceivedAt: &received, Artifacts: report.Artifacts{URLs: []string{}, Attachments: []report.Attachment{}}}
+		return &parsed{env: env, err: fmt.Errorf("parse: %w", perr)}, nil
+	}
+	msg.ID, msg.Mailbox, msg.UIDL = id, h.Get(HeaderMailbox), h.Get(HeaderUIDL)
+	env := report.EnvelopeOf(msg)
+	env.ReceivedAt = &received
+	return &parsed{msg: msg, env: env}, nil
+}
+
+// keepAlive tells JetStream every interval that the message is still being
+// worked on, until the returned stop is called.
+func keepAlive(m jetstream.Msg, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// parseCache shares one parse of a message between the analyzers of a
+// process. An entry leaves when every analyzer is done with it, or when the
+// cache is full and it is the least recently used.
+type parseCache struct {
+	mu    sync.Mutex
+	max   int
+	users int
+	ll    *list.List
+	items map[string]*list.Element
+}
+
+type cacheEntry struct {
+	id   string
+	once sync.Once
+	p    *parsed
+	err  error
+	done int
+}
+
+func newParseCache(max, users int) *parseCache {
+	return &parseCache{max: max, users: users, ll: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *parseCache) get(id string, parse func() (*parsed, error)) (*parsed, error) {
+	c.mu.Lock()
+	el, ok := c.items[id]
+	if ok {
+		c.ll.MoveToFront(el)
+	} else {
+		el = c.ll.PushFront(&cacheEntry{id: id})
+		c.items[id] = el
+		for c.ll.Len() > c.max {
+			old := c.ll.Back()
+			c.ll.Remove(old)
+			delete(c.items, old.Value.(*cacheEntry).id)
+		}
+	}
+	e := el.Value.(*cacheEntry)
+	c.mu.Unlock()
+	e.once.Do(func() { e.p, e.err = parse() })
+	if e.err != nil {
+		c.forget(id)
+	}
+	return e.p, e.err
+}
+
+func (c *parseCache) done(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[id]
+	if !ok {
+		return
+	}
+	e := el.Value.(*cacheEntry)
+	e.done++
+	if e.done >= c.users {
+		c.ll.Remove(el)
+		delete(c.items, id)
+	}
+}
+
+func (c *parseCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[id]; ok {
+		c.ll.Remove(el)
+		delete(c.items, id)
+	}
+}
