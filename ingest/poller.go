@@ -20,10 +20,11 @@ import (
 	"github.com/mailsift/mailsift/pipeline"
 )
 
-// Publisher is what the poller needs of the pipeline: a publish that
-// returns only once JetStream holds the message.
+// Publisher is what the poller needs of the pipeline: publishes whose
+// acknowledgement can be awaited, for the mail and for the ingest state.
 type Publisher interface {
-	Publish(ctx context.Context, m pipeline.Mail) (pipeline.Published, error)
+	PublishAsync(ctx context.Context, m pipeline.Mail) (*pipeline.Pending, error)
+	PutStateAsync(key string, value []byte) (*pipeline.Pending, error)
 }
 
 // Poller fetches mail from a set of mailboxes.
@@ -222,31 +223,26 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (Stats, error) {
 
 	var fetchErr error
 	if len(fetch) > 0 {
+		// Publishes are kept in flight and settled in batches: each batch's
+		// acknowledgements are awaited, then its state written, and only
+		// then are its messages marked for deletion.
+		b := &batch{p: p, mb: mb, st: &st, policy: policy, dele: &dele}
 		fetchErr = c.Fetch(ctx, fetch, func(mi pop3.MessageInfo, body io.Reader) error {
 			if mi.UID == "" {
 				mi.UID = byID[mi.ID].UID
 			}
 			id := pipeline.MessageID(mb.Name, mi.UID)
-			pub, err := p.pub.Publish(ctx, pipeline.Mail{Mailbox: mb.Name, UIDL: mi.UID, ID: id, Size: mi.Size, Body: body})
+			pend, err := p.pub.PublishAsync(ctx, pipeline.Mail{Mailbox: mb.Name, UIDL: mi.UID, ID: id, Size: mi.Size, Body: body})
 			if err != nil {
 				return err
 			}
-			st.Fetched++
-			st.Bytes += pub.Size
-			if pub.Duplicate {
-				st.Duplicates++
-			} else {
-				st.Published = append(st.Published, id)
-			}
-			s := state{ID: id, UIDL: mi.UID, Seq: pub.Sequence, Size: pub.Size, FetchedAt: p.now().UTC()}
-			if err := p.record(ctx, StateKey(mb.Name, mi.UID), s); err != nil {
-				return err
-			}
-			if policy.AfterPublish {
-				dele = append(dele, mi.ID)
+			b.add(mi, id, pend)
+			if len(b.items) >= batchMessages || b.bytes >= batchBytes {
+				return b.settle(ctx)
 			}
 			return nil
 		})
+		fetchErr = errors.Join(fetchErr, b.settle(ctx))
 	}
 	if fetchErr == nil && policy.Never {
 		// Mail gone from the server needs no state any more.
@@ -272,6 +268,87 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (Stats, error) {
 	st.Deleted = len(dele)
 	st.Duration = p.now().Sub(start)
 	return st, fetchErr
+}
+
+// Batch limits: how much fetched mail may wait for its acknowledgements.
+const (
+	batchMessages = 256
+	batchBytes    = 32 << 20
+)
+
+type inflight struct {
+	mi   pop3.MessageInfo
+	id   string
+	pend *pipeline.Pending
+}
+
+// batch is the mail of one poll whose publish is in flight.
+type batch struct {
+	p      *Poller
+	mb     *Mailbox
+	st     *Stats
+	policy DeletePolicy
+	dele   *[]int
+	items  []inflight
+	bytes  int64
+}
+
+func (b *batch) add(mi pop3.MessageInfo, id string, pend *pipeline.Pending) {
+	b.items = append(b.items, inflight{mi: mi, id: id, pend: pend})
+	b.bytes += mi.Size
+}
+
+// settle waits for the batch's acknowledgements, records the state of each
+// message JetStream holds, and marks for deletion those whose state is
+// recorded too. A message whose publish failed is neither recorded nor
+// deleted; the next poll fetches it again.
+func (b *batch) settle(ctx context.Context) error {
+	items := b.items
+	b.items, b.bytes = b.items[:0:0], 0
+	var errs []error
+	type recorded struct {
+		mi   pop3.MessageInfo
+		pend *pipeline.Pending
+	}
+	var recs []recorded
+	for _, it := range items {
+		pub, err := it.pend.Wait(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.st.Fetched++
+		b.st.Bytes += pub.Size
+		if pub.Duplicate {
+			b.st.Duplicates++
+		} else {
+			b.st.Published = append(b.st.Published, it.id)
+		}
+		val, err := json.Marshal(state{ID: it.id, UIDL: it.mi.UID, Seq: pub.Sequence, Size: pub.Size, FetchedAt: b.p.now().UTC()})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		pend, err := b.p.pub.PutStateAsync(StateKey(b.mb.Name, it.mi.UID), val)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		recs = append(recs, recorded{it.mi, pend})
+	}
+	for _, r := range recs {
+		if _, err := r.pend.Wait(ctx); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if b.policy.AfterPublish {
+			*b.dele = append(*b.dele, r.mi.ID)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%d of %d messages not published (kept on the server): %w", len(errs), len(items), errs[0])
+	}
+	return nil
 }
 
 func deletable(p DeletePolicy, s state, now time.Time) bool {

@@ -192,12 +192,16 @@ type failAfter struct {
 	n   atomic.Int32
 }
 
-func (f *failAfter) Publish(ctx context.Context, m pipeline.Mail) (pipeline.Published, error) {
+func (f *failAfter) PublishAsync(ctx context.Context, m pipeline.Mail) (*pipeline.Pending, error) {
 	if f.n.Add(-1) < 0 {
 		_, _ = io.Copy(io.Discard, m.Body)
-		return pipeline.Published{}, errors.New("nats: no responders available for request")
+		return nil, errors.New("nats: no responders available for request")
 	}
-	return f.pub.Publish(ctx, m)
+	return f.pub.PublishAsync(ctx, m)
+}
+
+func (f *failAfter) PutStateAsync(key string, value []byte) (*pipeline.Pending, error) {
+	return f.pub.PutStateAsync(key, value)
 }
 
 func TestPublishFailureDeletesNothingUnacknowledged(t *testing.T) {

@@ -37,11 +37,24 @@ type Published struct {
 const headerRoom = 1024
 
 // Publish puts a message on MAIL and returns once JetStream has acknowledged
-// it: only then may ingest record or delete it. Bodies too large for one NATS
-// message are streamed into the object store first and the stream message
-// carries only a reference, so a crash in between leaves at worst an orphan
-// object that the bucket's TTL removes.
+// it: only then may ingest record or delete it.
 func (c *Conn) Publish(ctx context.Context, m Mail) (Published, error) {
+	p, err := c.PublishAsync(ctx, m)
+	if err != nil {
+		return Published{}, err
+	}
+	return p.Wait(ctx)
+}
+
+// PublishAsync puts a message on MAIL without waiting for the
+// acknowledgement; Wait on the result gives it. Ingest keeps many publishes
+// in flight this way, which is most of its speed.
+//
+// The body is read before PublishAsync returns. Bodies too large for one NATS
+// message are streamed into the object store first (synchronously) and the
+// stream message carries only a reference, so a crash in between leaves at
+// worst an orphan object that the bucket's TTL removes.
+func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 	limit := c.NC.MaxPayload() - headerRoom
 	msg := nats.NewMsg(SubjectMailPrefix + m.Mailbox)
 	msg.Header.Set(HeaderMailbox, m.Mailbox)
@@ -50,41 +63,81 @@ func (c *Conn) Publish(ctx context.Context, m Mail) (Published, error) {
 	}
 	msg.Header.Set(HeaderReceived, time.Now().UTC().Format(time.RFC3339Nano))
 
-	var out Published
+	p := &Pending{what: "publish " + m.ID + " to " + StreamMail}
 	if m.Size > 0 && m.Size > limit {
 		n, err := c.putBlob(ctx, m.ID, m.Body)
 		if err != nil {
-			return out, err
+			return nil, err
 		}
-		out.Blob, out.Size = true, n
+		p.out.Blob, p.out.Size = true, n
 	} else {
 		// Read one byte past the limit to learn whether it fits without
 		// holding more than the limit in memory.
 		buf, err := io.ReadAll(io.LimitReader(m.Body, limit+1))
 		if err != nil {
-			return out, fmt.Errorf("read message %s: %w", m.ID, err)
+			return nil, fmt.Errorf("read message %s: %w", m.ID, err)
 		}
 		if int64(len(buf)) > limit {
 			n, err := c.putBlob(ctx, m.ID, io.MultiReader(bytes.NewReader(buf), m.Body))
 			if err != nil {
-				return out, err
+				return nil, err
 			}
-			out.Blob, out.Size = true, n
+			p.out.Blob, p.out.Size = true, n
 		} else {
 			msg.Data = buf
-			out.Size = int64(len(buf))
+			p.out.Size = int64(len(buf))
 		}
 	}
-	if out.Blob {
+	if p.out.Blob {
 		msg.Header.Set(HeaderBlob, m.ID)
 	}
-	msg.Header.Set(HeaderSize, strconv.FormatInt(out.Size, 10))
-	ack, err := c.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(StreamMail))
+	msg.Header.Set(HeaderSize, strconv.FormatInt(p.out.Size, 10))
+	fut, err := c.JS.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(StreamMail))
 	if err != nil {
-		return out, fmt.Errorf("publish %s to %s: %w", m.ID, StreamMail, err)
+		return nil, fmt.Errorf("%s: %w", p.what, err)
 	}
-	out.Sequence, out.Duplicate = ack.Sequence, ack.Duplicate
-	return out, nil
+	p.fut = fut
+	return p, nil
+}
+
+// PutStateAsync writes a key of the ingest state bucket without waiting; a
+// KV put is a publish on the bucket's stream, so it pipelines like one.
+func (c *Conn) PutStateAsync(key string, value []byte) (*Pending, error) {
+	p := &Pending{what: "ingest state: put " + key}
+	fut, err := c.JS.PublishAsync("$KV."+BucketUIDL+"."+key, value, jetstream.WithExpectStream("KV_"+BucketUIDL))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.what, err)
+	}
+	p.fut = fut
+	return p, nil
+}
+
+// Pending is a publish in flight.
+type Pending struct {
+	fut  jetstream.PubAckFuture
+	out  Published
+	what string
+}
+
+// pubAckTimeout bounds the wait for an acknowledgement; the async API has
+// no timeout of its own.
+const pubAckTimeout = 30 * time.Second
+
+// Wait returns once JetStream acknowledged or refused the publish.
+func (p *Pending) Wait(ctx context.Context) (Published, error) {
+	t := time.NewTimer(pubAckTimeout)
+	defer t.Stop()
+	select {
+	case ack := <-p.fut.Ok():
+		p.out.Sequence, p.out.Duplicate = ack.Sequence, ack.Duplicate
+		return p.out, nil
+	case err := <-p.fut.Err():
+		return p.out, fmt.Errorf("%s: %w", p.what, err)
+	case <-t.C:
+		return p.out, fmt.Errorf("%s: no acknowledgement within %s", p.what, pubAckTimeout)
+	case <-ctx.Done():
+		return p.out, fmt.Errorf("%s: %w", p.what, ctx.Err())
+	}
 }
 
 func (c *Conn) putBlob(ctx context.Context, id string, r io.Reader) (int64, error) {
