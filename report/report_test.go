@@ -72,3 +72,19 @@ func TestBuildSortsAndTable(t *testing.T) {
 		t.Errorf("long subject not cut: %q", lines[1])
 	}
 }
+
+func TestFitCountsColumns(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"abc", "abc   "},
+		{"サイズ", "サイズ"},
+		{"サイズ交換", "サイ… "},
+		{"ok 🔥", "ok 🔥 "},
+		{"a\tb", "a b   "},
+		{"abcdefgh", "abcde…"},
+	}
+	for _, tt := range tests {
+		if got := fit(tt.in, 6); got != tt.want {
+			t.Errorf("fit(%q, 6) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

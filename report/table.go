@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/width"
 )
 
 // Table writes reports as aligned rows for people, one per report, as they
@@ -35,18 +37,45 @@ func (t *Table) Write(r *Report) error {
 	return err
 }
 
-// fit pads or cuts s to exactly n runes, so columns line up whatever the
-// script of the subject.
+// fit pads or cuts s to exactly n terminal columns, so columns line up
+// whatever the script of the subject: CJK characters and most emoji take
+// two columns.
 func fit(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
-		if r < ' ' {
+		if r < ' ' || r == utf8.RuneError {
 			return ' '
 		}
 		return r
 	}, s)
-	if c := utf8.RuneCountInString(s); c <= n {
-		return s + strings.Repeat(" ", n-c)
+	total := 0
+	for _, r := range s {
+		total += runeWidth(r)
 	}
-	rs := []rune(s)
-	return string(rs[:n-1]) + "…"
+	if total <= n {
+		return s + strings.Repeat(" ", n-total)
+	}
+	var b strings.Builder
+	cols := 0
+	for _, r := range s {
+		w := runeWidth(r)
+		if cols+w > n-1 {
+			break
+		}
+		b.WriteRune(r)
+		cols += w
+	}
+	b.WriteString("…")
+	return b.String() + strings.Repeat(" ", n-1-cols)
+}
+
+func runeWidth(r rune) int {
+	switch {
+	case r == 0x200d || (r >= 0xfe00 && r <= 0xfe0f) || (r >= 0x300 && r <= 0x36f):
+		return 0 // joiners, variation selectors, combining marks
+	}
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return 2
+	}
+	return 1
 }

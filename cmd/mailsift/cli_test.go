@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailsift/mailsift/analyzers"
+	"github.com/mailsift/mailsift/report"
+)
+
+// execute runs the command line as main does and returns its exit code,
+// standard output and standard error.
+func execute(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	root := newRoot()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(args)
+	code := exitOK
+	if err := root.ExecuteContext(ctx); err != nil {
+		code = exitFailure
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+			err = ee.err
+		}
+		if err != nil {
+			errb.WriteString("mailsift: " + err.Error() + "\n")
+		}
+	}
+	return code, out.String(), errb.String()
+}
+
+const samples = "../../examples/mail"
+
+func sampleCount(t *testing.T) int {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(samples, "*.eml"))
+	if err != nil || len(m) < 20 {
+		t.Fatalf("samples: %d files, %v", len(m), err)
+	}
+	return len(m)
+}
+
+// scanJSON scans the samples and returns the reports by file base name.
+func scanJSON(t *testing.T, args ...string) (int, map[string]report.Report) {
+	t.Helper()
+	code, out, errOut := execute(t, "", append([]string{"scan", "--json"}, args...)...)
+	reports := map[string]report.Report{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var r report.Report
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("scan --json line is not a report: %v\n%s", err, sc.Text())
+		}
+		reports[filepath.Base(r.File)] = r
+	}
+	if code != exitOK && code != exitMalicious {
+		t.Fatalf("scan exit %d, stderr: %s", code, errOut)
+	}
+	return code, reports
+}
+
+func TestDemoReportsEverySampleLikeScan(t *testing.T) {
+	n := sampleCount(t)
+	code, out, errOut := execute(t, "", "demo")
+	if code != exitOK {
+		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var rows []string
+	for _, l := range lines {
+		for _, v := range []string{" clean ", " suspicious ", " malicious ", " unknown "} {
+			if strings.Contains(l, v) && !strings.HasPrefix(l, "SUBJECT") {
+				rows = append(rows, l)
+				break
+			}
+		}
+	}
+	if len(rows) != n {
+		t.Fatalf("demo printed %d report rows, want %d\n%s", len(rows), n, out)
+	}
+	if !strings.Contains(out, "messages reported in") {
+		t.Errorf("no summary line:\n%s", out)
+	}
+
+	// scan over the same files reaches the same verdicts: count them.
+	_, reports := scanJSON(t, samples)
+	if len(reports) != n {
+		t.Fatalf("scan gave %d reports, want %d", len(reports), n)
+	}
+	counts := map[analyzers.Verdict]int{}
+	for _, r := range reports {
+		counts[r.Verdict]++
+	}
+	for v, c := range counts {
+		if got := strings.Count(out, " "+string(v)+" "); got != c {
+			t.Errorf("verdict %s: demo shows %d, scan %d", v, got, c)
+		}
+	}
+}
+
+func TestScanVerdicts(t *testing.T) {
+	code, reports := scanJSON(t, samples)
+	if code != exitMalicious {
+		t.Errorf("scan of samples with EICAR exit %d, want %d", code, exitMalicious)
+	}
+	eicar, ok := reports["23-eicar-test-attachment.eml"]
+	if !ok || eicar.Verdict != analyzers.VerdictMalicious {
+		t.Fatalf("EICAR sample: %+v", eicar)
+	}
+	var ioc bool
+	for _, res := range eicar.Results {
+		for _, s := range res.Symbols {
+			ioc = ioc || s.Name == "ATTACHMENT_IOC"
+		}
+	}
+	if !ioc {
+		t.Errorf("EICAR sample has no ATTACHMENT_IOC symbol: %+v", eicar.Results)
+	}
+	// The malformed sample is reported, with an error result naming the part.
+	bad, ok := reports["24-malformed-broken-base64.eml"]
+	if !ok {
+		t.Fatal("malformed sample has no report")
+	}
+	var named bool
+	for _, res := range bad.Results {
+		if res.Status == analyzers.StatusError && strings.Contains(res.Error, "part ") {
+			named = true
+		}
+	}
+	if !named || bad.Verdict == analyzers.VerdictClean {
+		t.Errorf("malformed sample: verdict %s, results %+v", bad.Verdict, bad.Results)
+	}
+	if r := reports["05-happy-thank-you.eml"]; r.Verdict != analyzers.VerdictClean {
+		t.Errorf("happy customer mail: verdict %s, results %+v", r.Verdict, r.Results)
+	}
+}
+
+func TestScanBadInput(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.eml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notMail := filepath.Join(dir, "notmail")
+	if err := os.MkdirAll(notMail, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a.txt", "b.png"} {
+		if err := os.WriteFile(filepath.Join(notMail, name), []byte("\x89PNG\r\n\x1a\nnot mail"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	png := filepath.Join(dir, "image.eml")
+	if err := os.WriteFile(png, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"empty file", []string{empty}, "empty.eml: empty file"},
+		{"directory without mail", []string{notMail}, "no .eml files"},
+		{"missing path", []string{filepath.Join(dir, "nope.eml")}, "nope.eml: no such file or directory"},
+		{"not an email", []string{png}, "image.eml: not an email message"},
+		{"unknown analyzer", []string{"--analyzers", "nosuch", empty}, `analyzer "nosuch"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := execute(t, "", append([]string{"scan"}, tt.args...)...)
+			if code != exitFailure {
+				t.Errorf("exit %d, want 1", code)
+			}
+			first, _, _ := strings.Cut(errOut, "\n")
+			if !strings.Contains(first, tt.want) {
+				t.Errorf("stderr %q, want first line containing %q", errOut, tt.want)
+			}
+		})
+	}
+}
+
+func TestScanStdin(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(samples, "05-happy-thank-you.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := execute(t, string(raw), "scan", "--json", "-")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Schema != report.Schema || r.Subject == "" {
+		t.Fatalf("report %+v, %v", r, err)
+	}
+}
+
+func TestRunOnceNeedsMailboxes(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "mailsift.yaml")
+	if err := os.WriteFile(cfg, []byte("nats:\n  store_dir: "+t.TempDir()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := execute(t, "", "run", "-c", cfg, "--once")
+	if code != exitFailure || !strings.Contains(errOut, "no mailboxes configured") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := execute(t, "", "version")
+	if code != exitOK || !strings.HasPrefix(out, "mailsift ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("exit %d, %q", code, out)
+	}
+}
