@@ -38,15 +38,16 @@ const (
 )
 
 // defaultScores are the scores of the symbols unless Config.Scores says
-// otherwise. A display name spoof alone reaches the default suspicious
-// threshold; the sloppiness symbols only do together with something else.
+// otherwise. A display name spoof or several From addresses reach the
+// default suspicious threshold alone; the sloppiness symbols only do
+// together with something else.
 var defaultScores = map[string]float64{
 	MissingDate:      1,
 	InvalidDate:      1.5,
 	MissingMessageID: 2.5,
 	DateInFuture:     4,
 	MissingFrom:      2,
-	MultipleFrom:     4,
+	MultipleFrom:     5,
 	ReplyToMismatch:  3,
 	SpoofDisplayName: 6,
 }
