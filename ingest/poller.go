@@ -203,8 +203,14 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (Stats, error) {
 	onServer := map[string]bool{}
 	for _, mi := range list {
 		if mi.UID == "" {
-			return st, fmt.Errorf("pop3 %s: server gives no UIDL for message %d; mailsift needs UIDL to track what it fetched", mb.Addr(), mi.ID)
+			if err := p.headerUIDs(ctx, c, mb, list); err != nil {
+				return st, err
+			}
+			break
 		}
+	}
+	var skipErr error
+	for _, mi := range list {
 		key := StateKey(mb.Name, mi.UID)
 		onServer[key] = true
 		if s, ok := known[key]; ok {
@@ -214,7 +220,9 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (Stats, error) {
 			continue
 		}
 		if mi.Size > int64(mb.MaxMessageSize) {
-			p.skip(ctx, mb, mi, &st)
+			if err := p.skip(ctx, c, mb, mi, &st); err != nil {
+				skipErr = errors.Join(skipErr, fmt.Errorf("message %d over max_message_size: %w", mi.ID, err))
+			}
 			continue
 		}
 		fetch = append(fetch, mi.ID)
@@ -267,7 +275,7 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (Stats, error) {
 	}
 	st.Deleted = len(dele)
 	st.Duration = p.now().Sub(start)
-	return st, fetchErr
+	return st, errors.Join(skipErr, fetchErr)
 }
 
 // Batch limits: how much fetched mail may wait for its acknowledgements.
@@ -403,16 +411,59 @@ func (p *Poller) record(ctx context.Context, key string, s state) error {
 	return nil
 }
 
-// skip records a message too large to fetch, once, so it is reported and
-// never silently dropped, and left on the server.
-func (p *Poller) skip(ctx context.Context, mb *Mailbox, mi pop3.MessageInfo, st *Stats) {
-	st.Skipped++
-	why := fmt.Sprintf("size %d bytes is over max_message_size %s", mi.Size, mb.MaxMessageSize)
-	p.log.Warn("message left on server", "mailbox", mb.Name, "uidl", mi.UID, "reason", why)
-	s := state{ID: pipeline.MessageID(mb.Name, mi.UID), UIDL: mi.UID, Size: mi.Size, FetchedAt: p.now().UTC(), Skipped: why}
-	if err := p.record(ctx, StateKey(mb.Name, mi.UID), s); err != nil {
-		p.log.Warn("record skipped message", "mailbox", mb.Name, "err", err)
+// skip publishes the header of a message too large to fetch, marked as
+// skipped, so it gets a report saying why it was not analyzed instead of
+// vanishing; the message itself stays on the server. Its state is recorded
+// so the next polls leave it alone.
+func (p *Poller) skip(ctx context.Context, c *pop3.Client, mb *Mailbox, mi pop3.MessageInfo, st *Stats) error {
+	why := fmt.Sprintf("not fetched: size %d bytes is over max_message_size %s; left on the server", mi.Size, mb.MaxMessageSize)
+	p.log.Warn("message left on server", "mailbox", mb.Name, "uidl", mi.UID, "size", mi.Size, "max", mb.MaxMessageSize)
+	id := pipeline.MessageID(mb.Name, mi.UID)
+	head, err := c.Top(ctx, mi.ID, 0)
+	if err != nil {
+		return err
 	}
+	// A header is small, but a hostile one need not be: cap what is kept.
+	pend, err := p.pub.PublishAsync(ctx, pipeline.Mail{Mailbox: mb.Name, UIDL: mi.UID, ID: id, Size: mi.Size,
+		Body: io.LimitReader(head, 256<<10), Skipped: why})
+	head.Close()
+	if err != nil {
+		return err
+	}
+	pub, err := pend.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if !pub.Duplicate {
+		st.Published = append(st.Published, id)
+	}
+	st.Skipped++
+	return p.record(ctx, StateKey(mb.Name, mi.UID), state{ID: id, UIDL: mi.UID, Seq: pub.Sequence, Size: mi.Size, FetchedAt: p.now().UTC(), Skipped: why})
+}
+
+// headerUIDs gives messages of a server without UIDL an id from the digest
+// of their header (TOP n 0). Two identical headers would collide, which for
+// real mail (Received lines, Message-ID, Date) does not happen in practice;
+// it is the fallback fetchmail and getmail use too.
+func (p *Poller) headerUIDs(ctx context.Context, c *pop3.Client, mb *Mailbox, list []pop3.MessageInfo) error {
+	p.log.Warn("server does not support UIDL; identifying messages by a digest of their header", "mailbox", mb.Name)
+	for i := range list {
+		if list[i].UID != "" {
+			continue
+		}
+		r, err := c.Top(ctx, list[i].ID, 0)
+		if err != nil {
+			return fmt.Errorf("pop3 %s: no UIDL, and TOP %d for a header digest failed: %w", mb.Addr(), list[i].ID, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, r)
+		r.Close()
+		if err != nil {
+			return err
+		}
+		list[i].UID = "hdr-" + hex.EncodeToString(h.Sum(nil))[:32]
+	}
+	return nil
 }
 
 // Describe is one line naming a mailbox for logs and errors, without secrets.

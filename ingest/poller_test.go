@@ -266,3 +266,52 @@ func TestMailboxValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestOversizedMailIsReportedNotFetched(t *testing.T) {
+	e := setup(t, 2)
+	big := "From: a@example.com\r\nSubject: huge attachment\r\nMessage-ID: <big@example.com>\r\n\r\n" + strings.Repeat("A", 5000) + "\r\n"
+	if err := os.WriteFile(filepath.Join(e.mailDir, "big.eml"), []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.mb.MaxMessageSize = 1000
+	p := e.poller(nil)
+	for i := 0; i < 2; i++ {
+		st, err := p.Poll(context.Background(), &e.mb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && (st.Skipped != 1 || len(st.Published) != 3 || st.Deleted != 2) {
+			t.Fatalf("first poll: %+v", st)
+		}
+		if i == 1 && (st.Skipped != 0 || len(st.Published) != 0) {
+			t.Fatalf("second poll touched the big message again: %+v", st)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.mailDir, "big.eml")); err != nil {
+		t.Fatalf("oversized message not left on the server: %v", err)
+	}
+	s, err := e.conn.JS.Stream(context.Background(), pipeline.StreamMail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetLastMsgForSubject(context.Background(), pipeline.SubjectMailPrefix+"support")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stub *jetstream.RawStreamMsg
+	for seq := uint64(1); seq <= m.Sequence; seq++ {
+		raw, err := s.GetMsg(context.Background(), seq)
+		if err == nil && raw.Header.Get(pipeline.HeaderSkipped) != "" {
+			stub = raw
+		}
+	}
+	if stub == nil {
+		t.Fatal("no skipped stub on MAIL")
+	}
+	if !strings.Contains(string(stub.Data), "Subject: huge attachment") || strings.Contains(string(stub.Data), "AAAA") {
+		t.Errorf("stub should hold the header only, got %q", stub.Data)
+	}
+	if got := stub.Header.Get(pipeline.HeaderSize); got != fmt.Sprint(len(big)) {
+		t.Errorf("stub size header %s, want %d", got, len(big))
+	}
+}

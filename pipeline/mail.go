@@ -22,6 +22,10 @@ type Mail struct {
 	// it picks inline or object store before reading. Zero means unknown.
 	Size int64
 	Body io.Reader
+	// Skipped, when set, says why the message itself was not fetched (it is
+	// over max_message_size); Body then holds only its header, and every
+	// analyzer reports `skipped` with this reason.
+	Skipped string
 }
 
 // Published says what JetStream did with a published message.
@@ -62,6 +66,9 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 		msg.Header.Set(HeaderUIDL, m.UIDL)
 	}
 	msg.Header.Set(HeaderReceived, time.Now().UTC().Format(time.RFC3339Nano))
+	if m.Skipped != "" {
+		msg.Header.Set(HeaderSkipped, m.Skipped)
+	}
 
 	p := &Pending{what: "publish " + m.ID + " to " + StreamMail}
 	if m.Size > 0 && m.Size > limit {
@@ -91,7 +98,11 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 	if p.out.Blob {
 		msg.Header.Set(HeaderBlob, m.ID)
 	}
-	msg.Header.Set(HeaderSize, strconv.FormatInt(p.out.Size, 10))
+	size := p.out.Size
+	if m.Skipped != "" {
+		size = max(size, m.Size) // the size on the server, not of the header sent
+	}
+	msg.Header.Set(HeaderSize, strconv.FormatInt(size, 10))
 	fut, err := c.JS.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(StreamMail))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.what, err)

@@ -359,3 +359,28 @@ func TestJSONLSkipsReportsItAlreadyHolds(t *testing.T) {
 		t.Fatalf("file holds %v, want a,b,c", ids)
 	}
 }
+
+func TestSkippedMailGetsSkippedResults(t *testing.T) {
+	var calls atomic.Int32
+	a := fn{"a", func(context.Context, *analyzers.Message) (analyzers.Result, error) {
+		calls.Add(1)
+		return analyzers.Result{}, nil
+	}}
+	h := runPipeline(t, DefaultWorker(), a)
+	id := MessageID("support", "huge")
+	head := []byte("From: a@example.com\r\nSubject: huge\r\n\r\n")
+	if _, err := h.conn.Publish(context.Background(), Mail{Mailbox: "support", UIDL: "huge", ID: id, Size: 90_000_000,
+		Body: bytes.NewReader(head), Skipped: "over max_message_size"}); err != nil {
+		t.Fatal(err)
+	}
+	r := h.next(t)
+	if r.Subject != "huge" || r.Size != 90_000_000 || r.Verdict != analyzers.VerdictUnknown {
+		t.Fatalf("report = %+v", r)
+	}
+	if res := r.Results[0]; res.Status != analyzers.StatusSkipped || res.Error != "over max_message_size" {
+		t.Fatalf("result = %+v", res)
+	}
+	if calls.Load() != 0 {
+		t.Error("analyzer ran on a message that was not fetched")
+	}
+}

@@ -37,6 +37,7 @@ const (
 	HeaderBlob     = "Mailsift-Blob"
 	HeaderSize     = "Mailsift-Size"
 	HeaderReceived = "Mailsift-Received"
+	HeaderSkipped  = "Mailsift-Skipped"
 )
 
 // ConsumerFor names the durable consumer of an analyzer on MAIL.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -172,7 +173,10 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.M
 	}
 
 	var res analyzers.Result
-	if p.err != nil {
+	if why := h.Get(HeaderSkipped); why != "" {
+		// Only the header was fetched; the report says so for every analyzer.
+		res = analyzers.Failed(a.Name(), analyzers.StatusSkipped, errors.New(why))
+	} else if p.err != nil {
 		// Not a message at all: no attempt will do better.
 		res = analyzers.Failed(a.Name(), analyzers.StatusError, p.err)
 	} else {
@@ -282,6 +286,9 @@ func (w *Worker) parse(ctx context.Context, m jetstream.Msg, id string, h nats.H
 	msg.ID, msg.Mailbox, msg.UIDL = id, h.Get(HeaderMailbox), h.Get(HeaderUIDL)
 	env := report.EnvelopeOf(msg)
 	env.ReceivedAt = &received
+	if n, err := strconv.ParseInt(h.Get(HeaderSize), 10, 64); err == nil && n > env.Size {
+		env.Size = n
+	}
 	return &parsed{msg: msg, env: env}, nil
 }
 
