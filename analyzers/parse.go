@@ -421,12 +421,13 @@ func (p *parser) salvageAddress(item string) *mail.Address {
 // "1", "2" at the top level, "2.1", "2.2" for a message attached as part 2.
 // A body that is not multipart is the message's part 1, as in IMAP.
 func (p *parser) body(b *builder, h textproto.Header, body []byte, base string, depth int) {
-	ct := p.contentType(b, h, join(base, 1))
+	first := join(base, 1)
+	ct := p.contentType(b, h, first)
 	if strings.HasPrefix(ct.typ, "multipart/") {
-		p.multipart(b, h, ct, body, base, depth)
+		p.multipart(b, h, ct, body, base, first, depth)
 		return
 	}
-	p.leaf(b, h, ct, body, join(base, 1), depth)
+	p.leaf(b, h, ct, body, first, depth)
 }
 
 func join(base string, n int) string {
@@ -437,11 +438,12 @@ func join(base string, n int) string {
 }
 
 // multipart walks the parts of a multipart entity at path ("" for the
-// top-level body).
-func (p *parser) multipart(b *builder, h textproto.Header, ct contentType, body []byte, path string, depth int) {
-	where, leafPath := path, path
+// top-level body). leafPath is where the body goes if it must be kept as
+// one part: the entity's own path, or part 1 of a message whose body it is.
+func (p *parser) multipart(b *builder, h textproto.Header, ct contentType, body []byte, path, leafPath string, depth int) {
+	where := path
 	if path == "" {
-		where, leafPath = "message", "1"
+		where = "message"
 	}
 	if depth > p.opts.MaxDepth {
 		p.problem(b, where, "nesting deeper than %d levels; %s kept as one part without looking inside", p.opts.MaxDepth, ct.typ)
@@ -470,10 +472,16 @@ func (p *parser) multipart(b *builder, h textproto.Header, ct contentType, body 
 			return
 		}
 		child := join(path, n)
+		if size := headerSize(part.Header); size > maxHeaderBytes {
+			// go-message bounds only the top-level header; the input is in
+			// memory already, so this costs nothing more to keep, but it is
+			// no mail client's doing.
+			p.problem(b, child, "part header of %d bytes, larger than %d", size, maxHeaderBytes)
+		}
 		content, rerr := io.ReadAll(part)
 		cct := p.contentType(b, part.Header, child)
 		if strings.HasPrefix(cct.typ, "multipart/") {
-			p.multipart(b, part.Header, cct, content, child, depth+1)
+			p.multipart(b, part.Header, cct, content, child, child, depth+1)
 		} else {
 			p.leaf(b, part.Header, cct, content, child, depth+1)
 		}
@@ -486,6 +494,15 @@ func (p *parser) multipart(b *builder, h textproto.Header, ct contentType, body 
 			return
 		}
 	}
+}
+
+func headerSize(h textproto.Header) int {
+	n := 0
+	fs := h.Fields()
+	for fs.Next() {
+		n += len(fs.Key()) + len(fs.Value()) + 4
+	}
+	return n
 }
 
 type contentType struct {

@@ -556,6 +556,16 @@ func TestParseMalformed(t *testing.T) {
 			},
 		},
 		{
+			name:     "huge part header",
+			in:       hdr + "Content-Type: multipart/mixed; boundary=x\n\n--x\nX-Filler: " + strings.Repeat("y", maxHeaderBytes) + "\n\npart one\n--x--\n",
+			problems: []Problem{{"1", "part header of 1048588 bytes, larger than 1048576"}},
+			check: func(t *testing.T, m *Message) {
+				if m.Text != "part one" {
+					t.Errorf("Text = %q", m.Text)
+				}
+			},
+		},
+		{
 			name:     "broken address among good ones",
 			in:       "From: Ann <ann@example.com\nTo: bob@example.com, not an address, carol@example.com\nSubject: x\n\nbody\n",
 			problems: []Problem{{"header", `From: cannot parse address "Ann <ann@example.com"`}, {"header", `To: cannot parse address "not an address"`}},
@@ -615,6 +625,16 @@ func TestParseMalformed(t *testing.T) {
 			check: func(t *testing.T, m *Message) {
 				if len(m.Attachments) != 1 || len(m.Nested) != 0 {
 					t.Errorf("%d attachments, %d nested; want the part kept as a file only", len(m.Attachments), len(m.Nested))
+				}
+			},
+		},
+		{
+			name:     "attached message whose multipart body has no boundary",
+			in:       hdr + "Content-Type: message/rfc822\n\nFrom: x@example.com\nContent-Type: multipart/mixed\n\ninner text\n",
+			problems: []Problem{{"1", "multipart/mixed without a boundary"}},
+			check: func(t *testing.T, m *Message) {
+				if got := summarize(m.Parts); len(got) != 2 || got[1].Path != "1.1" || m.Nested[0].Text != "inner text\n" {
+					t.Errorf("parts %v, nested text %q; want the body kept as part 1.1", got, m.Nested[0].Text)
 				}
 			},
 		},
