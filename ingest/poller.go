@@ -29,17 +29,21 @@ type Publisher interface {
 
 // Poller fetches mail from a set of mailboxes.
 type Poller struct {
-	pub   Publisher
-	state jetstream.KeyValue
-	boxes []Mailbox
-	log   *slog.Logger
-	now   func() time.Time
+	pub     Publisher
+	state   jetstream.KeyValue
+	boxes   []Mailbox
+	metrics *Metrics
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // NewPoller returns a poller over the given mailboxes, which must have been
-// defaulted and validated. state is the mailsift-uidl bucket.
-func NewPoller(pub Publisher, state jetstream.KeyValue, boxes []Mailbox, log *slog.Logger) *Poller {
-	return &Poller{pub: pub, state: state, boxes: boxes, log: log, now: time.Now}
+// defaulted and validated. state is the mailsift-uidl bucket; m may be nil.
+func NewPoller(pub Publisher, state jetstream.KeyValue, boxes []Mailbox, m *Metrics, log *slog.Logger) *Poller {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Poller{pub: pub, state: state, boxes: boxes, metrics: m, log: log, now: time.Now}
 }
 
 // Stats counts what one poll of one mailbox did.
@@ -167,9 +171,13 @@ func jitter(d time.Duration) time.Duration {
 // Poll runs one POP3 session on mb: list, fetch what is new, publish each
 // message and record it, delete what the policy says may go, and QUIT, which
 // is when the server commits the deletions.
-func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (Stats, error) {
-	start := p.now()
-	st := Stats{Mailbox: mb.Name}
+func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (st Stats, err error) {
+	start := time.Now()
+	st.Mailbox = mb.Name
+	defer func() {
+		st.Duration = time.Since(start)
+		p.metrics.observe(st, err)
+	}()
 	policy, err := mb.Policy()
 	if err != nil {
 		return st, err
@@ -242,7 +250,7 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (Stats, error) {
 			id := pipeline.MessageID(mb.Name, mi.UID)
 			pend, err := p.pub.PublishAsync(ctx, pipeline.Mail{Mailbox: mb.Name, UIDL: mi.UID, ID: id, Size: mi.Size, Body: body})
 			if err != nil {
-				return err
+				return fmt.Errorf("%w: %w", errPublish, err)
 			}
 			b.add(mi, id, pend)
 			if len(b.items) >= batchMessages || b.bytes >= batchBytes {
@@ -274,7 +282,6 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (Stats, error) {
 		return st, errors.Join(fetchErr, err)
 	}
 	st.Deleted = len(dele)
-	st.Duration = p.now().Sub(start)
 	return st, errors.Join(skipErr, fetchErr)
 }
 
@@ -354,7 +361,7 @@ func (b *batch) settle(ctx context.Context) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%d of %d messages not published (kept on the server): %w", len(errs), len(items), errs[0])
+		return fmt.Errorf("%w: %d of %d messages kept on the server: %w", errPublish, len(errs), len(items), errs[0])
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func (e *env) poller(pub Publisher) *Poller {
 	if pub == nil {
 		pub = e.conn
 	}
-	return NewPoller(pub, e.state, []Mailbox{e.mb}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return NewPoller(pub, e.state, []Mailbox{e.mb}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func (e *env) onServer(t *testing.T) int {

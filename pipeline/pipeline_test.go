@@ -171,8 +171,8 @@ func runPipeline(t *testing.T, wc WorkerConfig, as ...analyzers.Analyzer) *harne
 	}
 	rc := DefaultReporter()
 	rc.ReportTimeout = 20 * time.Second
-	w := NewWorker(c, wc, as, testLog(t))
-	r := NewReporter(c, rc, names, security, testLog(t))
+	w := NewWorker(c, wc, as, nil, testLog(t))
+	r := NewReporter(c, rc, names, security, nil, testLog(t))
 	ready := make(chan struct{})
 	h.wg.Add(3)
 	go func() { defer h.wg.Done(); _ = w.Run(ctx) }()

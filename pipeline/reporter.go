@@ -50,6 +50,7 @@ type Reporter struct {
 	cfg      ReporterConfig
 	expected []string
 	policy   report.Policy
+	metrics  *Metrics
 	log      *slog.Logger
 
 	mu      sync.Mutex
@@ -68,7 +69,11 @@ type join struct {
 
 // NewReporter returns a reporter expecting a result from each of the named
 // analyzers; security lists those whose failure makes a verdict unknown.
-func NewReporter(conn *Conn, cfg ReporterConfig, expected []string, security map[string]bool, log *slog.Logger) *Reporter {
+// m may be nil.
+func NewReporter(conn *Conn, cfg ReporterConfig, expected []string, security map[string]bool, m *Metrics, log *slog.Logger) *Reporter {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
 	exp := slices.Clone(expected)
 	slices.Sort(exp)
 	return &Reporter{
@@ -76,6 +81,7 @@ func NewReporter(conn *Conn, cfg ReporterConfig, expected []string, security map
 		cfg:      cfg,
 		expected: exp,
 		policy:   report.Policy{Security: security, Thresholds: cfg.Thresholds},
+		metrics:  m,
 		log:      log,
 		pending:  map[string]*join{},
 		done:     newRecentSet(100_000),
@@ -189,6 +195,10 @@ func (r *Reporter) finish(ctx context.Context, id string, j *join) {
 	}
 	delete(r.pending, id)
 	r.done.add(id)
+	r.metrics.Reports.WithLabelValues(string(rep.Verdict)).Inc()
+	if rep.ReceivedAt != nil {
+		r.metrics.ReportSeconds.Observe(rep.ReportedAt.Sub(*rep.ReceivedAt).Seconds())
+	}
 	r.log.Debug("report stored", "id", id, "verdict", rep.Verdict, "score", rep.Score)
 }
 

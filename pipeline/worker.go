@@ -93,17 +93,22 @@ type Worker struct {
 	cfg       WorkerConfig
 	analyzers []analyzers.Analyzer
 	cache     *parseCache
+	metrics   *Metrics
 	log       *slog.Logger
 }
 
 // NewWorker returns a worker for the given analyzers. Setup must have
-// created their consumers.
-func NewWorker(conn *Conn, cfg WorkerConfig, as []analyzers.Analyzer, log *slog.Logger) *Worker {
+// created their consumers. m may be nil.
+func NewWorker(conn *Conn, cfg WorkerConfig, as []analyzers.Analyzer, m *Metrics, log *slog.Logger) *Worker {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
 	return &Worker{
 		conn:      conn,
 		cfg:       cfg,
 		analyzers: as,
 		cache:     newParseCache(max(cfg.CacheSize, 16), len(as)),
+		metrics:   m,
 		log:       log,
 	}
 }
@@ -158,6 +163,10 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.M
 	id := h.Get(HeaderMsgID)
 	log := w.log.With("id", id, "analyzer", a.Name(), "delivery", md.NumDelivered)
 	deliveries := int(md.NumDelivered)
+	w.metrics.Deliveries.WithLabelValues(a.Name()).Inc()
+	if deliveries > 1 {
+		w.metrics.Redeliveries.WithLabelValues(a.Name()).Inc()
+	}
 
 	// Keep the message while the analysis runs, however long that takes.
 	stopProgress := keepAlive(m, w.cfg.ackWait()/3)
@@ -181,7 +190,9 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.M
 		res = analyzers.Failed(a.Name(), analyzers.StatusError, p.err)
 	} else {
 		actx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+		start := time.Now()
 		res, err = analyzers.Run(actx, a, p.msg)
+		w.metrics.AnalyzerSeconds.WithLabelValues(a.Name()).Observe(time.Since(start).Seconds())
 		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
 		cancel()
 		if ctx.Err() != nil {
@@ -232,6 +243,7 @@ func (w *Worker) retryOrFail(ctx context.Context, log *slog.Logger, a analyzers.
 		_ = m.NakWithDelay(w.cfg.retryDelay(n))
 		return
 	}
+	w.metrics.DeadLetters.WithLabelValues(a.Name()).Inc()
 	res := analyzers.Failed(a.Name(), st, cause)
 	if err := w.publishResult(ctx, a.Name(), id, env, res, n); err != nil {
 		log.Warn("publish result failed; message will be retried", "err", err)
@@ -245,7 +257,11 @@ func (w *Worker) retryOrFail(ctx context.Context, log *slog.Logger, a analyzers.
 func (w *Worker) publishResult(ctx context.Context, analyzer, id string, env report.Envelope, res analyzers.Result, deliveries int) error {
 	res.Analyzer = analyzer
 	rm := ResultMessage{ID: id, Analyzer: analyzer, Result: res, Envelope: env, Deliveries: deliveries}
-	return w.publishJSON(ctx, SubjectResultPrefix+analyzer, id+"."+analyzer, rm)
+	if err := w.publishJSON(ctx, SubjectResultPrefix+analyzer, id+"."+analyzer, rm); err != nil {
+		return err
+	}
+	w.metrics.Results.WithLabelValues(analyzer, string(res.Status)).Inc()
+	return nil
 }
 
 func (w *Worker) publishJSON(ctx context.Context, subject, msgID string, v any) error {

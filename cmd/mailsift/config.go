@@ -23,6 +23,14 @@ type File struct {
 	Reporter  pipeline.ReporterConfig `yaml:"reporter"`
 	Outputs   []pipeline.OutputConfig `yaml:"outputs"`
 	Log       LogConfig               `yaml:"log"`
+	Metrics   MetricsConfig           `yaml:"metrics"`
+}
+
+// MetricsConfig is the `metrics:` section.
+type MetricsConfig struct {
+	// Listen is the address of /metrics, /healthz and /readyz, such as
+	// "127.0.0.1:9464"; empty turns the endpoint off.
+	Listen string `yaml:"listen"`
 }
 
 // LogConfig is the `log:` section.

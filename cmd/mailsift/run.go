@@ -135,12 +135,20 @@ func serve(ctx context.Context, f *File, o serveOptions) error {
 	defer wg.Wait()
 	defer cancel()
 
+	reg := pipeline.NewRegistry()
+	pm := pipeline.NewMetrics(reg)
+	im := ingest.NewMetrics(reg)
+	reg.MustRegister(conn.QueueCollector(set.names()))
+	if f.Metrics.Listen != "" {
+		goRun("metrics", func(ctx context.Context) error { return conn.ServeHTTP(ctx, f.Metrics.Listen, reg, log) })
+	}
+
 	if o.roles["analyze"] {
-		w := pipeline.NewWorker(conn, f.Worker, set.list, log)
+		w := pipeline.NewWorker(conn, f.Worker, set.list, pm, log)
 		goRun("worker", w.Run)
 	}
 	if o.roles["report"] {
-		rep := pipeline.NewReporter(conn, f.Reporter, set.names(), set.security, log)
+		rep := pipeline.NewReporter(conn, f.Reporter, set.names(), set.security, pm, log)
 		goRun("reporter", rep.Run)
 		for _, oc := range f.Outputs {
 			out, err := pipeline.NewOutput(oc, o.stdout)
@@ -178,7 +186,7 @@ func serve(ctx context.Context, f *File, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("nats: kv %s: %w", pipeline.BucketUIDL, err)
 	}
-	poller := ingest.NewPoller(conn, state, f.Mailboxes, log)
+	poller := ingest.NewPoller(conn, state, f.Mailboxes, im, log)
 	if !o.once {
 		goRun("ingest", poller.Run)
 		select {
