@@ -9,24 +9,40 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"io/fs"
+	"net/url"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mailsift/mailsift/config"
 	"github.com/mailsift/mailsift/report"
 )
 
 // OutputConfig is one entry of the `outputs:` list.
 type OutputConfig struct {
-	Type string `yaml:"type"` // jsonl | stdout
+	Type string `yaml:"type"` // jsonl | webhook | stdout
 	// Name makes the output's durable consumer distinct when two outputs
 	// have the same type; it defaults to the type.
 	Name string `yaml:"name"`
-	// Path of the jsonl file.
-	Path string `yaml:"path"`
+	// When, an expr expression over the report, picks the reports this
+	// output gets (see Condition); empty means all.
+	When string `yaml:"when"`
+	// Path of the jsonl file; MaxSize rotates it (the old file gets a
+	// timestamp suffix) once it is that large, keeping MaxFiles old ones.
+	Path     string          `yaml:"path"`
+	MaxSize  config.ByteSize `yaml:"max_size"`
+	MaxFiles int             `yaml:"max_files"`
+	// URL of the webhook; its HMAC secret from SecretEnv or SecretFile.
+	URL        string        `yaml:"url"`
+	SecretEnv  string        `yaml:"secret_env"`
+	SecretFile string        `yaml:"secret_file"`
+	Timeout    time.Duration `yaml:"timeout"`
 	// Format of stdout: table (default) or json.
 	Format string `yaml:"format"`
 }
@@ -47,14 +63,22 @@ func (c OutputConfig) Validate() error {
 		if c.Path == "" {
 			return errors.New("output jsonl: path is required")
 		}
+	case "webhook":
+		u, err := url.Parse(c.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("output webhook: url %q: want an http or https URL", c.URL)
+		}
 	case "stdout":
 		if c.Format != "" && c.Format != "table" && c.Format != "json" {
 			return fmt.Errorf("output stdout: format %q: want table or json", c.Format)
 		}
 	case "":
-		return errors.New("output: type is required (jsonl or stdout)")
+		return errors.New("output: type is required (jsonl, webhook or stdout)")
 	default:
-		return fmt.Errorf("output: unknown type %q (want jsonl or stdout)", c.Type)
+		return fmt.Errorf("output: unknown type %q (want jsonl, webhook or stdout)", c.Type)
+	}
+	if _, err := CompileCondition(c.When); err != nil {
+		return fmt.Errorf("output %s: %w", c.ConsumerName(), err)
 	}
 	return CheckName("output", strings.TrimPrefix(c.ConsumerName(), "output-"))
 }
@@ -66,7 +90,9 @@ func NewOutput(c OutputConfig, stdout io.Writer) (Output, error) {
 	}
 	switch {
 	case c.Type == "jsonl":
-		return OpenJSONL(c.Path)
+		return OpenJSONL(c.Path, c.MaxSize, c.MaxFiles)
+	case c.Type == "webhook":
+		return NewWebhook(c)
 	case c.Format == "json":
 		return &jsonOutput{w: stdout}, nil
 	}
@@ -86,6 +112,10 @@ func (c OutputConfig) ConsumerName() string {
 // reports since the last acknowledgement; JSONL drops those it already holds.
 func (c *Conn) RunOutput(ctx context.Context, oc OutputConfig, out Output, log *slog.Logger) error {
 	name := oc.ConsumerName()
+	when, err := CompileCondition(oc.When)
+	if err != nil {
+		return err
+	}
 	cons, err := c.JS.CreateOrUpdateConsumer(ctx, StreamReports, jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   "mailsift output " + name,
@@ -139,6 +169,19 @@ func (c *Conn) RunOutput(ctx context.Context, oc OutputConfig, out Output, log *
 			_ = m.Term()
 			continue
 		}
+		match, err := when.Match(&r)
+		if err != nil {
+			// A condition that cannot be evaluated on this report (a field
+			// of the wrong type) would fail the same way forever.
+			log.Warn("output condition failed; report skipped by this output", "output", name, "err", err)
+		}
+		if !match {
+			batch = append(batch, m)
+			if md, err := m.Metadata(); err != nil || md.NumPending == 0 || len(batch) >= flushEvery {
+				flush()
+			}
+			continue
+		}
 		if err := out.Write(ctx, &r, m.Data()); err != nil {
 			log.Error("output failed; will retry", "output", name, "id", r.ID, "err", err)
 			_ = m.NakWithDelay(5 * time.Second)
@@ -153,12 +196,16 @@ func (c *Conn) RunOutput(ctx context.Context, oc OutputConfig, out Output, log *
 }
 
 // JSONL appends one report per line to a file; Flush syncs it, so a report
-// acknowledged is a report on disk.
+// acknowledged is a report on disk. With a size limit the file is rotated:
+// renamed with a timestamp suffix and started anew.
 type JSONL struct {
-	mu   sync.Mutex
-	f    *os.File
-	path string
-	seen *recentSet
+	mu       sync.Mutex
+	f        *os.File
+	path     string
+	size     int64
+	maxSize  int64
+	maxFiles int
+	seen     *recentSet
 }
 
 // jsonlTail is how far back from the end of an existing file JSONL looks for
@@ -166,27 +213,58 @@ type JSONL struct {
 const jsonlTail = 4 << 20
 
 // OpenJSONL opens path for appending, reading the ids of the reports already
-// at its end so that a replay after a crash does not write them twice.
-func OpenJSONL(path string) (*JSONL, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("output jsonl: %w", err)
+// at its end (and at the end of the newest rotated file) so that a replay
+// after a crash does not write them twice. maxSize 0 never rotates;
+// maxFiles 0 keeps every rotated file.
+func OpenJSONL(path string, maxSize config.ByteSize, maxFiles int) (*JSONL, error) {
+	j := &JSONL{path: path, maxSize: int64(maxSize), maxFiles: maxFiles, seen: newRecentSet(20_000)}
+	if old := j.rotated(); len(old) > 0 {
+		if err := j.loadTail(old[len(old)-1]); err != nil {
+			return nil, fmt.Errorf("output jsonl %s: %w", old[len(old)-1], err)
+		}
 	}
-	j := &JSONL{f: f, path: path, seen: newRecentSet(20_000)}
-	if err := j.loadTail(); err != nil {
-		f.Close()
+	if err := j.loadTail(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("output jsonl %s: %w", path, err)
+	}
+	if err := j.open(); err != nil {
+		return nil, err
 	}
 	return j, nil
 }
 
-func (j *JSONL) loadTail() error {
-	st, err := j.f.Stat()
+func (j *JSONL) open() error {
+	f, err := os.OpenFile(j.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("output jsonl: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("output jsonl: %w", err)
+	}
+	j.f, j.size = f, st.Size()
+	return nil
+}
+
+// rotated lists the rotated files, oldest first (their suffixes sort by time).
+func (j *JSONL) rotated() []string {
+	m, _ := filepath.Glob(j.path + ".*")
+	sort.Strings(m)
+	return m
+}
+
+func (j *JSONL) loadTail(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	off := max(st.Size()-jsonlTail, 0)
-	sc := bufio.NewScanner(io.NewSectionReader(j.f, off, st.Size()-off))
+	sc := bufio.NewScanner(io.NewSectionReader(f, off, st.Size()-off))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	first := off > 0
 	for sc.Scan() {
@@ -212,11 +290,39 @@ func (j *JSONL) Write(_ context.Context, r *report.Report, raw []byte) error {
 		return nil
 	}
 	line := append(bytes.TrimSpace(raw), '\n')
-	if _, err := j.f.Write(line); err != nil {
+	if j.maxSize > 0 && j.size > 0 && j.size+int64(len(line)) > j.maxSize {
+		if err := j.rotate(); err != nil {
+			return err
+		}
+	}
+	n, err := j.f.Write(line)
+	j.size += int64(n)
+	if err != nil {
 		return fmt.Errorf("output jsonl %s: %w", j.path, err)
 	}
 	j.seen.add(r.ID)
 	return nil
+}
+
+func (j *JSONL) rotate() error {
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("output jsonl %s: sync: %w", j.path, err)
+	}
+	if err := j.f.Close(); err != nil {
+		return fmt.Errorf("output jsonl %s: %w", j.path, err)
+	}
+	to := j.path + "." + time.Now().UTC().Format("20060102T150405.000000000Z")
+	if err := os.Rename(j.path, to); err != nil {
+		return fmt.Errorf("output jsonl: rotate: %w", err)
+	}
+	if j.maxFiles > 0 {
+		old := j.rotated()
+		for len(old) > j.maxFiles {
+			_ = os.Remove(old[0])
+			old = old[1:]
+		}
+	}
+	return j.open()
 }
 
 // Flush syncs the file to disk.

@@ -325,7 +325,7 @@ func TestNotAnEmailIsAnErrorResultNotARetry(t *testing.T) {
 func TestJSONLSkipsReportsItAlreadyHolds(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "reports.jsonl")
 	write := func(ids ...string) {
-		j, err := OpenJSONL(path)
+		j, err := OpenJSONL(path, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
