@@ -194,6 +194,9 @@ func startEmbedded(cfg Config, log *slog.Logger) (*server.Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nats embedded: listen %q: %w", cfg.Listen, err)
 		}
+		if port == 0 {
+			port = server.RANDOM_PORT // ":0" means any free port, as with net.Listen
+		}
 		opts.Host, opts.Port = host, port
 	}
 	srv, err := server.NewServer(opts)

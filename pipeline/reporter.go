@@ -25,6 +25,10 @@ type ReporterConfig struct {
 	MaxPending int `yaml:"max_pending"`
 	// Thresholds raise the verdict by total score.
 	Thresholds report.Thresholds `yaml:"thresholds"`
+	// AckWait is how soon the results held by a reporter that stopped
+	// answering go to another; a live reporter keeps them with in-progress
+	// acks while their report waits.
+	AckWait time.Duration `yaml:"ack_wait"`
 }
 
 // DefaultReporter returns the `reporter:` section as it is when the config
@@ -34,6 +38,7 @@ func DefaultReporter() ReporterConfig {
 		ReportTimeout: 5 * time.Minute,
 		MaxPending:    100_000,
 		Thresholds:    report.DefaultThresholds,
+		AckWait:       30 * time.Second,
 	}
 }
 
@@ -65,6 +70,7 @@ type join struct {
 	results map[string]analyzers.Result
 	msgs    []jetstream.Msg
 	first   time.Time
+	touched time.Time // last in-progress ack
 }
 
 // NewReporter returns a reporter expecting a result from each of the named
@@ -103,7 +109,7 @@ func (r *Reporter) Run(ctx context.Context) error {
 		return fmt.Errorf("reporter: consume: %w", err)
 	}
 	defer cc.Stop()
-	tick := time.NewTicker(min(r.cfg.ReportTimeout/4, 5*time.Second))
+	tick := time.NewTicker(min(r.cfg.ReportTimeout/4, r.ackWait()/3, 5*time.Second))
 	defer tick.Stop()
 	for {
 		select {
@@ -130,7 +136,7 @@ func (r *Reporter) handle(ctx context.Context, m jetstream.Msg) {
 	}
 	j := r.pending[rm.ID]
 	if j == nil {
-		j = &join{env: rm.Envelope, results: map[string]analyzers.Result{}, first: time.Now()}
+		j = &join{env: rm.Envelope, results: map[string]analyzers.Result{}, first: time.Now(), touched: time.Now()}
 		r.pending[rm.ID] = j
 	}
 	j.results[rm.Analyzer] = rm.Result
@@ -157,6 +163,12 @@ func (r *Reporter) expire(ctx context.Context) {
 	now := time.Now()
 	for id, j := range r.pending {
 		if now.Sub(j.first) < r.cfg.ReportTimeout {
+			if now.Sub(j.touched) >= r.ackWait()/3 {
+				for _, m := range j.msgs {
+					_ = m.InProgress()
+				}
+				j.touched = now
+			}
 			continue
 		}
 		for _, name := range r.expected {
@@ -200,6 +212,13 @@ func (r *Reporter) finish(ctx context.Context, id string, j *join) {
 		r.metrics.ReportSeconds.Observe(rep.ReportedAt.Sub(*rep.ReceivedAt).Seconds())
 	}
 	r.log.Debug("report stored", "id", id, "verdict", rep.Verdict, "score", rep.Score)
+}
+
+func (r *Reporter) ackWait() time.Duration {
+	if r.cfg.AckWait <= 0 {
+		return 30 * time.Second
+	}
+	return r.cfg.AckWait
 }
 
 // recentSet remembers the last n ids added.

@@ -211,9 +211,9 @@ func (c *Conn) setupReporterConsumer(ctx context.Context, rc ReporterConfig) (je
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		// Results stay unacked until their report is stored, so the pending
-		// joins live in JetStream and survive a reporter crash. The ack wait
-		// must outlast a whole join.
-		AckWait:       rc.ReportTimeout + time.Minute,
+		// joins live in JetStream and survive a reporter crash; the reporter
+		// keeps them with in-progress acks while a join waits.
+		AckWait:       rc.AckWait,
 		MaxAckPending: rc.MaxPending,
 	})
 	if err != nil {

@@ -37,6 +37,11 @@ type WorkerConfig struct {
 	// CacheSize is how many parsed messages the process keeps, so several
 	// analyzers in one process parse each message once.
 	CacheSize int `yaml:"cache_size"`
+	// AckWait is how long a message stays with a worker that stopped
+	// answering (crashed, partitioned) before JetStream gives it to another.
+	// A worker still busy extends it with in-progress acks, so it does not
+	// bound the analysis time.
+	AckWait time.Duration `yaml:"ack_wait"`
 }
 
 // DefaultWorker returns the `worker:` section as it is when the config says
@@ -50,12 +55,18 @@ func DefaultWorker() WorkerConfig {
 		MaxRetryDelay: 5 * time.Minute,
 		DeferDelay:    time.Minute,
 		CacheSize:     256,
+		AckWait:       30 * time.Second,
 	}
 }
 
 // ackWait is short and independent of Timeout: a worker working on a message
 // keeps it with in-progress acks, and a worker that died gives it up quickly.
-func (wc WorkerConfig) ackWait() time.Duration { return 30 * time.Second }
+func (wc WorkerConfig) ackWait() time.Duration {
+	if wc.AckWait <= 0 {
+		return 30 * time.Second
+	}
+	return wc.AckWait
+}
 
 func (wc WorkerConfig) retryDelay(attempt int) time.Duration {
 	d := wc.RetryDelay
