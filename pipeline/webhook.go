@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -50,7 +51,10 @@ func CompileCondition(src string) (*Condition, error) {
 	}
 	prog, err := expr.Compile(src, expr.AsBool(), expr.AllowUndefinedVariables())
 	if err != nil {
-		return nil, fmt.Errorf("when %q: %w", src, err)
+		// expr draws a caret under the source on further lines; mailsift
+		// errors are one line, and the position is in the first.
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		return nil, fmt.Errorf("when %q: %s", src, first)
 	}
 	return &Condition{src: src, prog: prog}, nil
 }
