@@ -92,6 +92,9 @@ func runBenchPipeline(b *testing.B, mix [][]byte, n int, rate float64) (time.Dur
 	if err := conn.Setup(ctx, set.names(), f.Worker); err != nil {
 		b.Fatal(err)
 	}
+	if err := set.attach(ctx, conn.State()); err != nil {
+		b.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -94,6 +95,18 @@ func (s *analyzerSet) names() []string {
 		out[i] = a.Name()
 	}
 	return out
+}
+
+// attach gives stateful analyzers their state store.
+func (s *analyzerSet) attach(ctx context.Context, st analyzers.State) error {
+	for _, a := range s.list {
+		if sa, ok := a.(analyzers.Stateful); ok {
+			if err := sa.Attach(ctx, st); err != nil {
+				return fmt.Errorf("analyzer %s: %w", a.Name(), err)
+			}
+		}
+	}
+	return nil
 }
 
 func (s *analyzerSet) Close() {

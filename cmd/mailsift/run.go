@@ -116,6 +116,11 @@ func serve(ctx context.Context, f *File, o serveOptions) error {
 	if err := conn.Setup(ctx, set.names(), f.Worker); err != nil {
 		return err
 	}
+	if o.roles["analyze"] {
+		if err := set.attach(ctx, conn.State()); err != nil {
+			return err
+		}
+	}
 	log.Info("mailsift started", "nats", describeNATS(conn), "roles", roleList(o.roles), "analyzers", set.names(), "mailboxes", len(f.Mailboxes))
 
 	runCtx, cancel := context.WithCancel(ctx)

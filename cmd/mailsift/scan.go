@@ -54,6 +54,10 @@ Exit status: 0 when every file was analyzed, 3 when any report is malicious,
 				return err
 			}
 			defer set.Close()
+			// Offline, analyzer state (caches, sender history) lasts the run.
+			if err := set.attach(cmd.Context(), analyzers.NewMemoryState()); err != nil {
+				return err
+			}
 			inputs, err := scanInputs(args)
 			if err != nil {
 				return err
