@@ -315,19 +315,36 @@ func (ss *session) serve() {
 		}
 		line, err := ss.readLine()
 		if err != nil {
-			if ss.srv.baseCtx.Err() != nil {
+			switch {
+			case ss.srv.baseCtx.Err() != nil:
 				ss.reply("-ERR [SYS/TEMP] server shutting down")
 				ss.w.Flush()
-			} else if !errors.Is(err, io.EOF) {
+			case errors.Is(err, errLineTooLong):
+				ss.hangUp()
+			case !errors.Is(err, io.EOF):
 				ss.log.Debug("pop3 server: read failed", "err", err)
 			}
 			return
 		}
 		verb, arg, _ := strings.Cut(string(line), " ")
 		if done := ss.handle(strings.ToUpper(verb), arg); done {
-			ss.w.Flush()
+			ss.hangUp()
 			return
 		}
+	}
+}
+
+var errLineTooLong = errors.New("command line too long")
+
+// hangUp sends what is buffered and closes gently: closing a socket with
+// unread input makes the kernel send RST, which can destroy our last
+// response before the client reads it (pipelined commands after QUIT).
+func (ss *session) hangUp() {
+	ss.w.Flush()
+	if cw, ok := ss.conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		ss.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		io.Copy(io.Discard, io.LimitReader(ss.conn, 1<<20))
 	}
 }
 
@@ -339,7 +356,7 @@ func (ss *session) readLine() ([]byte, error) {
 	line, err := ss.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull || len(line) > maxCommandLine {
 		ss.reply("-ERR line too long")
-		return nil, errors.New("command line too long")
+		return nil, errLineTooLong
 	}
 	if err != nil {
 		return nil, err
