@@ -39,7 +39,7 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 func TestServerTranscripts(t *testing.T) {
 	msgs := [][]byte{
 		[]byte("Subject: one\n\n.dot\nbody\n"), // 28 octets on the wire
-		[]byte("Subject: two\r\n\r\nx"),       // 19
+		[]byte("Subject: two\r\n\r\nx"),        // 19
 	}
 	uid1, uid2 := uidOf("0001.eml"), uidOf("0002.eml")
 	login := "USER alice\r\nPASS " + testPass + "\r\n"
