@@ -79,6 +79,6 @@ with a verdict (clean, suspicious, malicious, unknown) and a score.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().BoolP("verbose", "v", false, "log at debug level")
-	root.AddCommand(newDemoCmd(), newRunCmd(), newScanCmd(), newTailCmd(), newDevserverCmd(), newVersionCmd())
+	root.AddCommand(newDemoCmd(), newRunCmd(), newScanCmd(), newTailCmd(), newDevserverCmd(), newPOP3Cmd(), newVersionCmd())
 	return root
 }
