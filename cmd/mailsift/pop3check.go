@@ -27,7 +27,7 @@ func newPOP3Cmd() *cobra.Command {
 func newPOP3CheckCmd() *cobra.Command {
 	var (
 		tlsMode, caFile, serverName, user, passwordEnv, auth string
-		allowPlaintext, insecure                              bool
+		allowPlaintext, insecure                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check HOST[:PORT] [--tls implicit|starttls|none] [--ca-file F] [--user U] [--password-env VAR]",
