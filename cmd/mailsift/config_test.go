@@ -347,13 +347,6 @@ func TestConfigErrors(t *testing.T) {
 		{"report_timeout zero", "reporter:\n  report_timeout: 0s\n", []string{"reporter.report_timeout"}},
 		{"not yaml", "nats:\n  url: [\n", []string{"line"}},
 	}
-	// Errors known to span lines although every error mailsift prints
-	// should be one; the rest of each case is still checked.
-	knownMultiLine := map[string]bool{
-		// expr's compile error ends in a caret diagram on two more lines,
-		// and pipeline.CompileCondition passes it on as it is.
-		"when that does not compile": true,
-	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := loadAndBuild(writeConfig(t, tt.yaml))
@@ -365,7 +358,7 @@ func TestConfigErrors(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if strings.Contains(err.Error(), "\n") && !knownMultiLine[tt.name] {
+			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error spans lines: %q", err)
 			}
 		})
@@ -484,6 +477,21 @@ func TestConfigDeployConfigsLoad(t *testing.T) {
 			k8sConfig = d["data"].(map[string]any)["mailsift.yaml"].(string)
 		}
 	}
+	// The Deployments probe /healthz and /readyz, which only the metrics
+	// listener serves: its port must be the one the config listens on.
+	f, err := loadFile(writeConfig(t, k8sConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"ingest", "analyze", "report"} {
+		port := k8sProbePort(t, "../../deploy/kubernetes/"+p+".yaml")
+		if port == "" {
+			continue
+		}
+		if !strings.HasSuffix(f.Metrics.Listen, ":"+port) {
+			t.Errorf("kubernetes %s probes port %s, but metrics.listen is %q", p, port, f.Metrics.Listen)
+		}
+	}
 	setups := []struct {
 		name  string
 		path  string
@@ -575,4 +583,33 @@ func k8sEnv(t *testing.T, path string) []string {
 		t.Fatalf("%s: no Deployment with env", path)
 	}
 	return out
+}
+
+// k8sProbePort is the container port the Deployment's probes use, "" when
+// it has none.
+func k8sProbePort(t *testing.T, path string) string {
+	t.Helper()
+	for _, d := range readYAML(t, path) {
+		if d["kind"] != "Deployment" {
+			continue
+		}
+		spec := d["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+		for _, c := range spec["containers"].([]any) {
+			cm := c.(map[string]any)
+			probe, ok := cm["readinessProbe"].(map[string]any)
+			if !ok {
+				continue
+			}
+			name := fmt.Sprint(probe["httpGet"].(map[string]any)["port"])
+			ports, _ := cm["ports"].([]any)
+			for _, p := range ports {
+				pm := p.(map[string]any)
+				if fmt.Sprint(pm["name"]) == name {
+					return fmt.Sprint(pm["containerPort"])
+				}
+			}
+			return name
+		}
+	}
+	return ""
 }
