@@ -36,6 +36,13 @@ type Message struct {
 	Nested []*Message
 	// URLs found in text and HTML bodies, in first-seen order, deduplicated.
 	URLs []string
+	// Links are the same links with what the reader is shown for each: the
+	// anchor text of an <a href>, the URL as written in text. Unlike URLs
+	// they keep links with any scheme (javascript:, data:, a bare //host)
+	// because those are what a phishing check looks for, and they keep each
+	// place a link appears with a different text. Only cid:, mailto:, tel:
+	// and relative links, which lead to no web page, are left out.
+	Links []Link
 
 	// Problems are the places where the message is malformed: a part that
 	// could not be decoded, a charset that is not known, nesting too deep.
@@ -111,3 +118,42 @@ type Problem struct {
 	Part string `json:"part"` // part path, or "header" / "message"
 	Err  string `json:"error"`
 }
+
+// LinkKind says where in a body a link was found.
+type LinkKind string
+
+const (
+	// LinkHref is a link the reader clicks: <a href>, <area href>.
+	LinkHref LinkKind = "href"
+	// LinkSrc is a resource the mail client loads by itself: <img src>,
+	// <iframe src>, background, <link href> and the like.
+	LinkSrc LinkKind = "src"
+	// LinkFormAction is where a form sends what is typed into it: <form
+	// action>, formaction on a button.
+	LinkFormAction LinkKind = "form-action"
+	// LinkText is a URL written out in text, plain or HTML.
+	LinkText LinkKind = "text"
+)
+
+// Link is one link in a message body.
+type Link struct {
+	// URL is the link as written, blanks around it trimmed. A URL written
+	// in text as "www.…" gets "http://" in front, as in Message.URLs.
+	// data: URLs are cut after MaxDataURL bytes: their payload can be a
+	// whole file.
+	URL string `json:"url"`
+	// Text is what the reader sees: the anchor's text (with the alt text of
+	// images inside it), blanks collapsed, at most MaxLinkText runes; for a
+	// URL written in text, the URL as written. Empty for resources and
+	// forms.
+	Text string `json:"text,omitempty"`
+	// Part is the path of the body part the link is in.
+	Part string   `json:"part"`
+	Kind LinkKind `json:"kind"`
+}
+
+// Bounds of Link fields.
+const (
+	MaxLinkText = 256
+	MaxDataURL  = 1024
+)

@@ -114,10 +114,11 @@ type parser struct {
 
 // builder collects one message while its parts are walked.
 type builder struct {
-	m        *Message
-	text     strings.Builder
-	html     strings.Builder
-	urlsSeen map[string]bool
+	m         *Message
+	text      strings.Builder
+	html      strings.Builder
+	urlsSeen  map[string]bool
+	linksSeen map[Link]bool
 }
 
 func (p *parser) problem(b *builder, part, format string, args ...any) {
@@ -136,7 +137,7 @@ func (p *parser) message(raw []byte, path string, depth int) (*Message, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("%w: empty input", ErrNotMessage)
 	}
-	b := &builder{m: &Message{Raw: raw}, urlsSeen: map[string]bool{}}
+	b := &builder{m: &Message{Raw: raw}, urlsSeen: map[string]bool{}, linksSeen: map[Link]bool{}}
 	hdrPart := "header"
 	if path != "" {
 		hdrPart = path + ".header"
@@ -595,15 +596,11 @@ func (p *parser) leaf(b *builder, h textproto.Header, ct contentType, raw []byte
 	case ct.typ == "text/plain":
 		s := p.toUTF8(b, &part, content)
 		appendBody(&b.text, s)
-		for _, u := range textURLs(s) {
-			b.addURL(u)
-		}
+		b.addLinks(TextLinks(s, path))
 	default:
 		s := p.toUTF8(b, &part, content)
 		appendBody(&b.html, s)
-		for _, u := range htmlURLs(s) {
-			b.addURL(u)
-		}
+		b.addLinks(HTMLLinks(s, path))
 	}
 }
 
@@ -618,6 +615,19 @@ func (b *builder) addURL(u string) {
 	if !b.urlsSeen[u] {
 		b.urlsSeen[u] = true
 		b.m.URLs = append(b.m.URLs, u)
+	}
+}
+
+// addLinks records links and, for the web links among them, their URLs.
+func (b *builder) addLinks(links []Link) {
+	for _, l := range links {
+		if !b.linksSeen[l] {
+			b.linksSeen[l] = true
+			b.m.Links = append(b.m.Links, l)
+		}
+		if u := webURL(l); u != "" {
+			b.addURL(u)
+		}
 	}
 }
 
@@ -636,6 +646,14 @@ func (p *parser) nested(b *builder, raw []byte, path string, depth int) {
 	b.m.Nested = append(b.m.Nested, nm)
 	b.m.Parts = append(b.m.Parts, nm.Parts...)
 	b.m.Problems = append(b.m.Problems, nm.Problems...)
+	// Links before URLs, so that URLs keeps the order of the nested
+	// message's own list.
+	for _, l := range nm.Links {
+		if !b.linksSeen[l] {
+			b.linksSeen[l] = true
+			b.m.Links = append(b.m.Links, l)
+		}
+	}
 	for _, u := range nm.URLs {
 		b.addURL(u)
 	}
@@ -750,20 +768,54 @@ func (p *parser) decodeCharset(b *builder, part *Part, content []byte) string {
 // around one; trimURL then drops trailing punctuation.
 var urlPattern = regexp.MustCompile(`(?i)\b(?:https?://|ftp://|www\.)[^\s<>"'` + "`" + `{}|\\^\[\]]+`)
 
-func textURLs(s string) []string {
+// textURL is a URL found in text: as written, and as a URL.
+type textURL struct{ written, url string }
+
+func findTextURLs(s string) []textURL {
 	if !strings.Contains(s, "://") && !strings.Contains(s, "www.") && !strings.Contains(s, "WWW.") {
 		return nil
 	}
+	var out []textURL
+	for _, w := range urlPattern.FindAllString(s, -1) {
+		if w, u := trimURL(w); u != "" {
+			out = append(out, textURL{written: w, url: u})
+		}
+	}
+	return out
+}
+
+// textURLs lists the URLs written out in a text, as Message.URLs has them.
+func textURLs(s string) []string {
 	var out []string
-	for _, u := range urlPattern.FindAllString(s, -1) {
-		if u = trimURL(u); u != "" {
+	for _, u := range findTextURLs(s) {
+		out = append(out, u.url)
+	}
+	return out
+}
+
+// htmlURLs lists the web links of an HTML body (href, src, form action)
+// and the URLs written in its text, in document order.
+func htmlURLs(s string) []string {
+	var out []string
+	for _, l := range HTMLLinks(s, "") {
+		if u := webURL(l); u != "" {
 			out = append(out, u)
 		}
 	}
 	return out
 }
 
-func trimURL(u string) string {
+// webURL is the URL of a link that Message.URLs lists, or "".
+func webURL(l Link) string {
+	if l.Kind == LinkText {
+		return l.URL
+	}
+	return linkURL(l.URL)
+}
+
+// trimURL drops trailing punctuation from a URL found in text and returns
+// it as written and as a URL ("http://" put before "www.").
+func trimURL(u string) (written, url string) {
 	for u != "" {
 		last := u[len(u)-1]
 		if strings.IndexByte(".,;:!?'*", last) >= 0 ||
@@ -774,42 +826,170 @@ func trimURL(u string) string {
 		break
 	}
 	if i := strings.Index(u, "://"); i >= 0 && i+3 == len(u) {
-		return ""
+		return "", ""
 	}
 	if len(u) >= 4 && strings.EqualFold(u[:4], "www.") {
 		if len(u) == 4 {
-			return ""
+			return "", ""
 		}
-		u = "http://" + u
+		return u, "http://" + u
 	}
-	return u
+	return u, u
 }
 
-// htmlURLs lists the link targets of an HTML body (href, src, form action)
-// and the URLs written in its text, in document order.
-func htmlURLs(s string) []string {
-	var out []string
+// TextLinks lists the URLs written out in a text, as links of kind
+// LinkText found in the given part.
+func TextLinks(s, part string) []Link {
+	var out []Link
+	for _, u := range findTextURLs(s) {
+		out = append(out, Link{URL: u.url, Text: u.written, Part: part, Kind: LinkText})
+	}
+	return out
+}
+
+// HTMLLinks lists the links of an HTML document found in the given part,
+// in document order: link targets (href, src, form action, formaction,
+// background) with the text of the anchor around them, and URLs written in
+// its text. It is what Parse uses for text/html bodies; analyzers call it
+// for HTML they find elsewhere, such as attached .html files.
+func HTMLLinks(s, part string) []Link {
+	var out []Link
+	anchor := -1 // index in out of the <a> whose text is being read
+	var text strings.Builder
+	closeAnchor := func() {
+		if anchor >= 0 {
+			out[anchor].Text = displayText(text.String())
+		}
+		anchor = -1
+		text.Reset()
+	}
+	skip := 0 // inside <script> or <style>: text nobody sees
 	z := html.NewTokenizer(strings.NewReader(s))
 	for {
-		switch z.Next() {
+		tt := z.Next()
+		switch tt {
 		case html.ErrorToken:
+			closeAnchor()
 			return out
 		case html.TextToken:
-			out = append(out, textURLs(string(z.Text()))...)
+			raw := string(z.Text())
+			if anchor >= 0 && skip == 0 && text.Len() < 4*MaxLinkText {
+				text.WriteString(raw)
+				text.WriteByte(' ')
+			}
+			out = append(out, TextLinks(raw, part)...)
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			switch atom.Lookup(name) {
+			case atom.A:
+				closeAnchor()
+			case atom.Script, atom.Style:
+				if skip > 0 {
+					skip--
+				}
+			}
 		case html.StartTagToken, html.SelfClosingTagToken:
-			_, more := z.TagName()
+			name, more := z.TagName()
+			tag := atom.Lookup(name)
+			switch tag {
+			case atom.A:
+				closeAnchor()
+			case atom.Script, atom.Style:
+				if tt == html.StartTagToken {
+					skip++
+				}
+			}
 			for more {
 				var k, v []byte
 				k, v, more = z.TagAttr()
+				var kind LinkKind
 				switch string(k) {
-				case "href", "src", "action", "formaction", "background":
-					if u := linkURL(string(v)); u != "" {
-						out = append(out, u)
+				case "href":
+					kind = LinkSrc
+					if tag == atom.A || tag == atom.Area {
+						kind = LinkHref
 					}
+				case "src", "background":
+					kind = LinkSrc
+				case "action", "formaction":
+					kind = LinkFormAction
+				case "alt":
+					if tag == atom.Img && anchor >= 0 && text.Len() < 4*MaxLinkText {
+						text.Write(v)
+						text.WriteByte(' ')
+					}
+					continue
+				default:
+					continue
+				}
+				u, ok := keptLink(string(v))
+				if !ok {
+					continue
+				}
+				out = append(out, Link{URL: u, Part: part, Kind: kind})
+				if kind == LinkHref && tag == atom.A && tt == html.StartTagToken {
+					anchor = len(out) - 1
 				}
 			}
 		}
 	}
+}
+
+// displayText collapses blanks and bounds the length of an anchor's text.
+func displayText(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > MaxLinkText {
+		r := []rune(s)
+		s = string(r[:MaxLinkText])
+	}
+	return s
+}
+
+// keptLink says whether an attribute value is a link worth listing, and
+// trims it. Browsers ignore tabs and line breaks inside a URL, so the
+// scheme is read without them ("java&#9;script:" is javascript:).
+func keptLink(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", false
+	}
+	if strings.HasPrefix(v, "//") {
+		return v, len(v) > 2
+	}
+	scheme := urlScheme(strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, v))
+	switch scheme {
+	case "", "cid", "mailto", "tel", "sms", "callto":
+		return "", false
+	case "data":
+		if len(v) > MaxDataURL {
+			v = v[:MaxDataURL]
+			for !utf8.ValidString(v) {
+				v = v[:len(v)-1]
+			}
+		}
+	}
+	return v, true
+}
+
+// urlScheme returns the lower-case scheme of an absolute URL, or "".
+func urlScheme(v string) string {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			return strings.ToLower(v[:i])
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // linkURL keeps absolute web links; relative ones, mailto:, cid: and the
