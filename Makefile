@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build demo test test-deps vet unit bench fuzz clean
+.PHONY: all build demo test test-deps vet unit bench fuzz proto clean
 
 all: build
 
@@ -33,6 +33,11 @@ unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Regenerates the plugin contract's committed Go and Python code from
+# plugins/proto (Debian's protoc; the Go generators are tools in go.mod).
+proto:
+	./scripts/gen-proto.sh
 
 clean:
 	rm -rf bin
