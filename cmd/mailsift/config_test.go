@@ -69,7 +69,7 @@ func TestConfigExampleLoads(t *testing.T) {
 	// that gives only what has no default.
 	support := ingest.Mailbox{Name: "support", Host: "pop.example.com", Username: "support@example.com", PasswordEnv: "SUPPORT_POP3_PASSWORD"}
 	support.Defaults()
-	if f.Mailboxes[0] != support {
+	if !reflect.DeepEqual(f.Mailboxes[0], support) {
 		t.Errorf("mailbox support is not the defaults it claims to show:\n got %+v\nwant %+v", f.Mailboxes[0], support)
 	}
 	if p, err := f.Mailboxes[0].Policy(); err != nil || !p.AfterPublish {
@@ -414,7 +414,7 @@ func TestConfigValid(t *testing.T) {
 		{"a cluster is url plus replicas", "nats:\n  url: nats://a:4222,nats://b:4222\n  replicas: 3\n", func(t *testing.T, f *File, _ []string) {
 			want := pipeline.Defaults()
 			want.URL, want.Replicas = "nats://a:4222,nats://b:4222", 3
-			if f.NATS != want {
+			if !reflect.DeepEqual(f.NATS, want) {
 				t.Errorf("nats = %+v", f.NATS)
 			}
 		}},
