@@ -146,18 +146,18 @@ func strip(body string) Extract {
 	sig := len(kept)
 	for i, l := range kept {
 		t := strings.TrimSpace(l)
-		if l == "-- " || (t != "--" && signatureStart.MatchString(t)) || (t == "--" && i > 0) {
+		if l == "-- " || (t == "--" && i > 0) || (t != "--" && len(t) < 60 && signatureStart.MatchString(t)) {
 			sig = i
 			break
 		}
-		if disclaimer.MatchString(l) {
+		if containsAny(t, disclaimerWords) && disclaimer.MatchString(t) {
 			sig = paragraphStart(kept, i)
 			break
 		}
 	}
 	for i := 0; i < sig; i++ {
 		t := strings.TrimSpace(kept[i])
-		if i > 0 && hasContent(kept[:i]) && signOff.MatchString(t) && shortTail(kept[i+1:sig]) {
+		if i > 0 && len(t) < 40 && signOff.MatchString(t) && hasContent(kept[:i]) && shortTail(kept[i+1:sig]) {
 			sig = i
 			break
 		}
@@ -176,28 +176,48 @@ func strip(body string) Extract {
 }
 
 // startsHistory reports whether the quoted or forwarded part of a message
-// begins at line i.
+// begins at line i. Cheap tests on the line's ends come first: the
+// patterns are tried on few lines of a long mail.
 func startsHistory(lines []string, i int) bool {
 	t := strings.TrimSpace(lines[i])
 	if t == "" {
 		return false
 	}
-	if separator.MatchString(t) || replyHeader.MatchString(t) {
+	if strings.HasSuffix(t, ":") && replyHeader.MatchString(t) {
+		return true
+	}
+	if (len(t) < 40 || strings.ContainsRune("-_=*", rune(t[0]))) && containsAny(t, separatorWords) && separator.MatchString(t) {
 		return true
 	}
 	// A reply header wrapped over two lines.
-	if i+1 < len(lines) && len(t) < 200 {
-		if n := strings.TrimSpace(lines[i+1]); n != "" && !strings.HasSuffix(t, ":") && replyIntro.MatchString(t) && replyHeader.MatchString(t+" "+n) {
+	if i+1 < len(lines) && len(t) < 200 && !strings.HasSuffix(t, ":") && replyIntro.MatchString(t) {
+		if n := strings.TrimSpace(lines[i+1]); strings.HasSuffix(n, ":") && replyHeader.MatchString(t+" "+n) {
 			return true
 		}
 	}
 	// An Outlook-style block: "From:" and at least one more header field
 	// in the next few lines.
-	if fromLine.MatchString(t) {
+	if strings.IndexByte(t[:min(len(t), 16)], ':') >= 0 && fromLine.MatchString(t) {
 		for j := i + 1; j < len(lines) && j <= i+4; j++ {
-			if headerField.MatchString(strings.TrimSpace(lines[j])) {
+			if l := strings.TrimSpace(lines[j]); strings.IndexByte(l[:min(len(l), 16)], ':') >= 0 && headerField.MatchString(l) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// disclaimerWords are in every disclaimer the pattern knows; a line
+// without one is not tried against it.
+var disclaimerWords = []string{"onfiden", "ntended", "ertrauli", "estinat", "mpfänger", "dressat", "isclaimer", "rror", "rreur"}
+
+// separatorWords are in every separator the pattern knows.
+var separatorWords = []string{"essage", "ESSAGE", "achricht", "ACHRICHT", "ensaje", "ENSAJE", "orward", "ORWARD"}
+
+func containsAny(t string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(t, w) {
+			return true
 		}
 	}
 	return false
