@@ -333,3 +333,6 @@ func (x *xoauth2Client) Next(challenge []byte) ([]byte, error) {
 	x.failed = true
 	return []byte{}, nil
 }
+
+// GoString keeps %#v from printing the secrets too.
+func (cr Credentials) GoString() string { return "pop3.Credentials" + cr.String() }

@@ -52,7 +52,12 @@ func WireSize(r io.Reader) (int64, error) {
 // that many lines past the header/body separator (TOP). It returns the
 // octets written not counting stuffing, which is what LIST announces.
 func copyWire(dst io.Writer, src io.Reader, stuff bool, bodyLines int) (int64, error) {
-	br := bufio.NewReaderSize(src, 32<<10)
+	return copyWireBuf(dst, bufio.NewReaderSize(src, 32<<10), stuff, bodyLines)
+}
+
+// copyWireBuf is copyWire reading through br, which a session reuses from
+// one message to the next.
+func copyWireBuf(dst io.Writer, br *bufio.Reader, stuff bool, bodyLines int) (int64, error) {
 	var (
 		n        int64
 		bol      = true // at the beginning of a line

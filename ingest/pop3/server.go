@@ -273,6 +273,7 @@ type session struct {
 	failures  int
 	msgs      []Entry
 	deleted   []bool
+	fileBuf   *bufio.Reader // reused for every message sent
 }
 
 func (s *Server) newSession(conn net.Conn) *session {
@@ -713,7 +714,14 @@ func (ss *session) send(i, lines int) {
 	} else {
 		ss.reply("+OK top of message follows")
 	}
-	if _, err := copyWire(ss.w, rc, true, lines); err != nil {
+	if ss.fileBuf == nil {
+		ss.fileBuf = bufio.NewReaderSize(rc, 32<<10)
+	} else {
+		ss.fileBuf.Reset(rc)
+	}
+	_, err = copyWireBuf(ss.w, ss.fileBuf, true, lines)
+	ss.fileBuf.Reset(nil) // do not keep the file reachable
+	if err != nil {
 		// The status line is out; the only honest signal left is to hang
 		// up, which the client reports as a truncated message.
 		ss.log.Warn("pop3 server: sending message failed", "uid", m.UID, "err", err)
