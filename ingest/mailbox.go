@@ -6,6 +6,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -108,6 +109,23 @@ func (m *Mailbox) Validate() error {
 	if m.Username == "" {
 		return fmt.Errorf("mailbox %s: username is required", m.Name)
 	}
+	switch m.Auth {
+	case "auto", "user", "apop", "plain", "login", "xoauth2", "oauthbearer":
+	default:
+		return fmt.Errorf("mailbox %s: auth %q: want auto, user, apop, plain, login, xoauth2 or oauthbearer", m.Name, m.Auth)
+	}
+	password := m.PasswordEnv != "" || m.PasswordFile != ""
+	token := m.OAuthTokenEnv != "" || m.OAuthTokenFile != ""
+	switch {
+	case password && token:
+		return fmt.Errorf("mailbox %s: both a password and an OAuth token are configured; keep one", m.Name)
+	case !password && !token:
+		return fmt.Errorf("mailbox %s: no secret configured: set password_env, password_file, oauth_token_env or oauth_token_file", m.Name)
+	case token && (m.Auth == "user" || m.Auth == "apop" || m.Auth == "plain" || m.Auth == "login"):
+		return fmt.Errorf("mailbox %s: auth %s needs a password, but an OAuth token is configured", m.Name, m.Auth)
+	case password && (m.Auth == "xoauth2" || m.Auth == "oauthbearer"):
+		return fmt.Errorf("mailbox %s: auth %s needs an OAuth token (oauth_token_env or oauth_token_file)", m.Name, m.Auth)
+	}
 	if _, err := m.Policy(); err != nil {
 		return err
 	}
@@ -135,8 +153,9 @@ func (m *Mailbox) credentials() (pop3.Credentials, error) {
 	return c, err
 }
 
-func (m *Mailbox) pop3Config() pop3.Config {
+func (m *Mailbox) pop3Config(log *slog.Logger) pop3.Config {
 	return pop3.Config{
+		Logger:             log.With("mailbox", m.Name),
 		Addr:               m.Addr(),
 		TLS:                pop3.TLSMode(m.TLS),
 		ServerName:         m.ServerName,

@@ -186,7 +186,7 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (st Stats, err error) {
 	if err != nil {
 		return st, err
 	}
-	c, err := pop3.Dial(ctx, mb.pop3Config())
+	c, err := pop3.Dial(ctx, mb.pop3Config(p.log))
 	if err != nil {
 		return st, err
 	}
@@ -260,8 +260,10 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (st Stats, err error) {
 		})
 		fetchErr = errors.Join(fetchErr, b.settle(ctx))
 	}
-	if fetchErr == nil && policy.Never {
-		// Mail gone from the server needs no state any more.
+	if fetchErr == nil {
+		// Mail gone from the server (deleted by us at an earlier QUIT, or by
+		// someone else) needs no state any more. Only UIDLs absent from the
+		// listing go, so nothing still on the server can be fetched twice.
 		for key := range known {
 			if !onServer[key] {
 				if err := p.state.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {

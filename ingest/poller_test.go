@@ -129,6 +129,12 @@ func TestPollAfterPublishDeletesOnlyWhatIsOnTheStream(t *testing.T) {
 	if err != nil || len(st.Published) != 1 || e.onStream(t) != 26 {
 		t.Fatalf("second poll: %+v %v, stream %d", st, err, e.onStream(t))
 	}
+	// The state of mail deleted by the first poll is pruned; only the
+	// message fetched (and deleted) by the second remains.
+	known, err := p.known(context.Background(), "support")
+	if err != nil || len(known) != 1 {
+		t.Fatalf("state holds %d entries, want 1 (err %v)", len(known), err)
+	}
 }
 
 func TestPollNeverKeepsMailAndPrunesState(t *testing.T) {
@@ -253,10 +259,14 @@ func TestMailboxValidate(t *testing.T) {
 		{"bad tls", func(m *Mailbox) { m.TLS = "ssl" }, `tls "ssl"`},
 		{"bad delete", func(m *Mailbox) { m.Delete = "soon" }, `delete "soon"`},
 		{"fast poll", func(m *Mailbox) { m.PollInterval = time.Millisecond }, "poll_interval"},
+		{"bad auth", func(m *Mailbox) { m.Auth = "kerberos" }, `auth "kerberos"`},
+		{"no secret", func(m *Mailbox) { m.PasswordEnv = "" }, "no secret configured"},
+		{"password and token", func(m *Mailbox) { m.OAuthTokenEnv = "T" }, "both a password and an OAuth token"},
+		{"oauth without token", func(m *Mailbox) { m.Auth = "xoauth2" }, "needs an OAuth token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := Mailbox{Name: "support", Host: "pop.example.com", Username: "u"}
+			m := Mailbox{Name: "support", Host: "pop.example.com", Username: "u", PasswordEnv: "P"}
 			tt.mutate(&m)
 			m.Defaults()
 			err := m.Validate()

@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,8 +27,8 @@ type Config struct {
 	// URL of a NATS cluster ("nats://a:4222,nats://b:4222"); empty starts an
 	// embedded server inside this process.
 	URL string `yaml:"url"`
-	// CredsFile, NKeyFile, or a user with PasswordEnv/PasswordFile, or
-	// TokenEnv authenticate to a remote cluster.
+	// CredsFile, or a user with PasswordEnv/PasswordFile, or TokenEnv
+	// authenticate to a remote cluster.
 	CredsFile    string `yaml:"creds_file"`
 	User         string `yaml:"user"`
 	PasswordEnv  string `yaml:"password_env"`
@@ -64,6 +65,23 @@ func Defaults() Config {
 		MaxAge:          7 * 24 * time.Hour,
 		DuplicateWindow: 2 * time.Hour,
 	}
+}
+
+// Validate checks what can be checked before connecting.
+func (c Config) Validate() error {
+	if c.URL == "" && c.Replicas > 1 {
+		return fmt.Errorf("nats.replicas %d needs a cluster: the embedded server (no nats.url) keeps one copy; set replicas: 1", c.Replicas)
+	}
+	if c.Replicas > 5 {
+		return fmt.Errorf("nats.replicas %d: JetStream allows at most 5", c.Replicas)
+	}
+	if c.MaxAge > 0 && c.MaxAge < max(c.DuplicateWindow, time.Hour) {
+		return fmt.Errorf("nats.max_age %s is shorter than the duplicate window %s (at least 1h)", c.MaxAge, max(c.DuplicateWindow, time.Hour))
+	}
+	if c.URL == "" && (c.CredsFile != "" || c.User != "" || c.TokenEnv != "") {
+		return errors.New("nats: credentials are set but nats.url is empty (the embedded server needs none)")
+	}
+	return nil
 }
 
 // Conn is a live connection to JetStream, and the embedded server when

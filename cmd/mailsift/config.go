@@ -69,16 +69,29 @@ func loadFile(path string) (*File, error) {
 			}
 		}
 	}
+	if err := f.NATS.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	if f.Worker.MaxDeliveries < 1 {
 		return nil, fmt.Errorf("config %s: worker.max_deliveries must be at least 1", path)
 	}
 	if f.Reporter.ReportTimeout <= 0 {
 		return nil, fmt.Errorf("config %s: reporter.report_timeout must be positive", path)
 	}
+	consumers := map[string]bool{}
 	for _, o := range f.Outputs {
 		if err := o.Validate(); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
+		// Two outputs on one durable consumer would split the reports
+		// between them instead of each getting all.
+		if consumers[o.ConsumerName()] {
+			return nil, fmt.Errorf("config %s: two outputs named %q: give each a distinct name", path, strings.TrimPrefix(o.ConsumerName(), "output-"))
+		}
+		consumers[o.ConsumerName()] = true
+	}
+	if _, err := newLogger(f.Log, false); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return &f, nil
 }
@@ -189,7 +202,7 @@ func registeredNames() []string {
 func newLogger(c LogConfig, verbose bool) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("config: log.level %q: want debug, info, warn or error", c.Level)
+		return nil, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Level)
 	}
 	if verbose {
 		level = slog.LevelDebug
@@ -201,5 +214,5 @@ func newLogger(c LogConfig, verbose bool) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
-	return nil, fmt.Errorf("config: log.format %q: want text or json", c.Format)
+	return nil, fmt.Errorf("log.format %q: want text or json", c.Format)
 }
