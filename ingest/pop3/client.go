@@ -68,8 +68,10 @@ type Config struct {
 }
 
 // MessageInfo describes one message in the maildrop. Size is in octets as
-// the server counts them (RFC 1939: with CRLF line endings); a field the
-// server has not been asked about yet is zero.
+// the server announces them in LIST (RFC 1939: with CRLF line endings); a
+// field the server has not been asked about yet is zero. Size is a hint:
+// Dovecot, for one, leaves out the CRLF it adds to a message that lacks a
+// final line ending, so the body can be two bytes longer.
 type MessageInfo struct {
 	ID   int
 	Size int64
@@ -397,7 +399,7 @@ func (c *Client) fail(cmd string, err error) error {
 		err = fmt.Errorf("%w: connection closed by server", ErrClosed)
 	}
 	if c.closed.Load() {
-		err = fmt.Errorf("%w: %v", ErrClosed, err)
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	c.err = &OpError{Addr: c.addr, Command: cmd, Err: err}
 	c.conn.Close()

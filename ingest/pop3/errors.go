@@ -1,6 +1,7 @@
 package pop3
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -139,7 +140,10 @@ type truncatedError struct {
 
 func (e *truncatedError) Error() string {
 	how := "connection closed"
-	if isTimeout(e.cause) {
+	switch {
+	case errors.Is(e.cause, context.Canceled):
+		how = "cancelled"
+	case isTimeout(e.cause):
 		how = "read timed out"
 	}
 	msg := fmt.Sprintf("%s %s after %d bytes", how, e.what, e.n)

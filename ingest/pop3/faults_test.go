@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -329,5 +330,59 @@ func TestSTLSInjection(t *testing.T) {
 	_, err := Dial(context.Background(), Config{Addr: addr, TLS: TLSStartTLS, CommandTimeout: 5 * time.Second})
 	if !errors.Is(err, ErrProtocol) {
 		t.Fatalf("Dial: %v, want ErrProtocol", err)
+	}
+}
+
+// TestAbortMidMessage: cancelling the context or closing the Client while a
+// body streams gives the caller a truncation error, not a short message.
+func TestAbortMidMessage(t *testing.T) {
+	stall := loginScript("USER\r\n", func(c net.Conn, r *bufio.Reader) {
+		if expectLine(r, "RETR 1") {
+			io.WriteString(c, "+OK\r\n"+partial+"first line\r\n")
+			time.Sleep(3 * time.Second)
+		}
+	})
+	tests := []struct {
+		name  string
+		abort func(c *Client, cancel context.CancelFunc)
+		want  []error
+		text  string
+	}{
+		{"cancel", func(c *Client, cancel context.CancelFunc) { cancel() }, []error{ErrTruncated, context.Canceled}, "cancelled mid-message after 26 bytes"},
+		{"close", func(c *Client, cancel context.CancelFunc) { c.Close() }, []error{ErrTruncated, ErrClosed}, "mid-message after 26 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := scripted(t, stall)
+			c, err := Dial(context.Background(), Config{Addr: addr, TLS: TLSNone, CommandTimeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.Auth(context.Background(), Credentials{Username: "u", Password: "p", Method: "user"}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			start := time.Now()
+			var got []byte
+			err = c.Fetch(ctx, []int{1}, func(_ MessageInfo, body io.Reader) error {
+				time.AfterFunc(100*time.Millisecond, func() { tt.abort(c, cancel) })
+				b, err := io.ReadAll(body)
+				got = b
+				return err
+			})
+			if time.Since(start) > 2*time.Second {
+				t.Errorf("abort took %v", time.Since(start))
+			}
+			for _, w := range tt.want {
+				if !errors.Is(err, w) {
+					t.Errorf("%v does not match %v", err, w)
+				}
+			}
+			if !strings.Contains(fmt.Sprint(err), tt.text) || string(got) != partial+"first line\r\n" {
+				t.Errorf("error %q (want %q), got %q", err, tt.text, got)
+			}
+		})
 	}
 }
