@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -53,10 +54,18 @@ func Decode(b []byte, v any) error {
 func tidy(err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		return errors.New(strings.Join(te.Errors, "; "))
+		msgs := make([]string, len(te.Errors))
+		for i, m := range te.Errors {
+			// Users know keys, not Go types: `line 3: field nmae not found in
+			// type main.File` becomes `line 3: unknown key "nmae"`.
+			msgs[i] = unknownField.ReplaceAllString(m, `unknown key "$1"`)
+		}
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 }
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
 
 // Node is a section of the config kept undecoded until its owner, known only
 // at run time (an analyzer, an output), decodes it into its own struct.

@@ -37,8 +37,8 @@ func TestDecode(t *testing.T) {
 				t.Errorf("got %+v", f)
 			}
 		}},
-		{name: "unknown top key names the line", yaml: "name: x\nnmae: y\n", wantErr: "line 2: field nmae not found"},
-		{name: "unknown nested key", yaml: "items:\n  - address: a\n    timout: 1s\n", wantErr: "line 3: field timout not found"},
+		{name: "unknown top key names the line", yaml: "name: x\nnmae: y\n", wantErr: `line 2: unknown key "nmae"`},
+		{name: "unknown nested key", yaml: "items:\n  - address: a\n    timout: 1s\n", wantErr: `line 3: unknown key "timout"`},
 		{name: "bad duration", yaml: "items:\n  - timeout: 5 minutes\n", wantErr: "line 2"},
 		{name: "bad size", yaml: "size: lots\n", wantErr: `line 1: invalid size "lots"`},
 		{name: "not yaml", yaml: "name: [x\n", wantErr: "line 1"},

@@ -25,6 +25,8 @@ type File struct {
 	Outputs   []pipeline.OutputConfig `yaml:"outputs"`
 	Log       LogConfig               `yaml:"log"`
 	Metrics   MetricsConfig           `yaml:"metrics"`
+
+	path string // where it was read from, for error messages
 }
 
 // MetricsConfig is the `metrics:` section.
@@ -56,6 +58,7 @@ func loadFile(path string) (*File, error) {
 		if err := config.Load(path, &f); err != nil {
 			return nil, err
 		}
+		f.path = path
 	}
 	for i := range f.Mailboxes {
 		mb := &f.Mailboxes[i]
@@ -135,16 +138,19 @@ func (s *analyzerSet) Close() {
 // every one the config has a section for; `enabled: false` in a section
 // turns an analyzer off.
 func buildAnalyzers(f *File, only []string, offline bool) (*analyzerSet, error) {
+	where := "config"
+	if f.path != "" {
+		where = "config " + f.path
+	}
 	sections := map[string]config.Node{}
 	enabled := map[string]bool{}
 	for name, n := range f.Analyzers {
 		if _, ok := analyzers.Lookup(name); !ok {
-			return nil, fmt.Errorf("config: analyzers.%s: no such analyzer (known: %s)", name, strings.Join(registeredNames(), ", "))
+			return nil, fmt.Errorf("%s: analyzers.%s: no such analyzer (known: %s)", where, name, strings.Join(registeredNames(), ", "))
 		}
-		n = n.Named("analyzers." + name)
 		on := true
 		if _, err := n.Take("enabled", &on); err != nil {
-			return nil, fmt.Errorf("config: %w", err)
+			return nil, fmt.Errorf("%s: analyzers.%s: %w", where, name, err)
 		}
 		sections[name] = n
 		enabled[name] = on
@@ -176,12 +182,15 @@ func buildAnalyzers(f *File, only []string, offline bool) (*analyzerSet, error) 
 		if n, ok := sections[name]; ok {
 			opts = n
 		}
-		a, err := analyzers.New(name, opts)
+		reg, _ := analyzers.Lookup(name)
+		a, err := reg.New(opts)
 		if err != nil {
 			set.Close()
-			return nil, err
+			if _, configured := sections[name]; configured {
+				return nil, fmt.Errorf("%s: analyzers.%s: %w", where, name, err)
+			}
+			return nil, fmt.Errorf("analyzer %s: %w", name, err)
 		}
-		reg, _ := analyzers.Lookup(name)
 		set.list = append(set.list, a)
 		set.security[name] = reg.Security
 	}

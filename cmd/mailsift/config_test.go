@@ -381,7 +381,9 @@ func TestConfigValid(t *testing.T) {
 		check func(t *testing.T, f *File, names []string)
 	}{
 		{"empty file gives the defaults", "", func(t *testing.T, f *File, names []string) {
-			if !reflect.DeepEqual(*f, defaultFile()) {
+			want := defaultFile()
+			want.path = f.path
+			if !reflect.DeepEqual(*f, want) {
 				t.Errorf("got %+v", *f)
 			}
 			if len(names) != len(builtinConfigs) {
