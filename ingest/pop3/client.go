@@ -263,15 +263,14 @@ func (c *Client) start(ctx context.Context, tlsCfg *tls.Config) error {
 	if c.capaOK && !c.Has("STLS") {
 		return &OpError{Addr: c.addr, Command: "STLS", Err: fmt.Errorf("%w: server does not offer STLS; use TLS mode implicit, or none if the network is trusted", ErrNotSupported)}
 	}
-	if err := c.send("STLS"); err != nil {
-		return err
-	}
+	c.send("STLS")
 	if _, err := c.readResponse("STLS"); err != nil {
 		return err
 	}
 	if c.r.Buffered() > 0 {
-		// Anything after +OK and before the handshake could have been
-		// injected by a man in the middle (CVE-2011-0411 in reverse).
+		// Anything after +OK and before the handshake was sent in the
+		// clear and may be an attacker's, to be read as if it came over
+		// TLS: the STARTTLS injection bugs (RFC 2595 §4 forbids it).
 		return c.fail("STLS", fmt.Errorf("%w: data after STLS response, before TLS", ErrProtocol))
 	}
 	if err := c.handshake(ctx, tlsCfg); err != nil {
@@ -301,9 +300,7 @@ func apopTimestamp(greeting string) string {
 }
 
 func (c *Client) capa() error {
-	if err := c.send("CAPA"); err != nil {
-		return err
-	}
+	c.send("CAPA")
 	var perr *Error
 	_, err := c.readResponse("CAPA")
 	if errors.As(err, &perr) {
@@ -406,11 +403,11 @@ func (c *Client) fail(cmd string, err error) error {
 	return c.err
 }
 
-// send buffers one command line; flush sends.
-func (c *Client) send(line string) error {
+// send buffers one command line; flush, or the next readResponse, sends
+// it. Write errors surface at the flush.
+func (c *Client) send(line string) {
 	c.w.WriteString(line)
 	c.w.WriteString("\r\n")
-	return nil
 }
 
 func (c *Client) flush(cmd string) error {
