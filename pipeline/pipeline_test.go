@@ -384,3 +384,33 @@ func TestSkippedMailGetsSkippedResults(t *testing.T) {
 		t.Error("analyzer ran on a message that was not fetched")
 	}
 }
+
+func TestDeferralsDoNotUseUpAttempts(t *testing.T) {
+	var calls atomic.Int32
+	quota := fn{"quota", func(context.Context, *analyzers.Message) (analyzers.Result, error) {
+		if calls.Add(1) <= 4 {
+			return analyzers.Result{Status: analyzers.StatusDeferred, Error: "quota spent"}, nil
+		}
+		return analyzers.Result{}, nil
+	}}
+	always := fn{"always", func(context.Context, *analyzers.Message) (analyzers.Result, error) {
+		return analyzers.Result{Status: analyzers.StatusDeferred, Error: "quota spent"}, nil
+	}}
+	wc := DefaultWorker()
+	wc.MaxDeliveries = 2
+	wc.DeferDelay = 50 * time.Millisecond
+	wc.MaxDefer = 2 * time.Second
+	h := runPipeline(t, wc, quota, always)
+	h.publish(t, "1", mailBytes("quota", "x"))
+	r := h.next(t)
+	got := map[string]analyzers.Result{}
+	for _, res := range r.Results {
+		got[res.Analyzer] = res
+	}
+	if res := got["quota"]; res.Status != analyzers.StatusOK {
+		t.Errorf("quota analyzer: %+v, want ok after 4 deferrals with max_deliveries 2", res)
+	}
+	if res := got["always"]; res.Status != analyzers.StatusDeferred || res.Verdict != analyzers.VerdictUnknown {
+		t.Errorf("always-deferring analyzer: %+v, want a final deferred result after max_defer", res)
+	}
+}

@@ -35,7 +35,7 @@ type ReporterConfig struct {
 // says nothing.
 func DefaultReporter() ReporterConfig {
 	return ReporterConfig{
-		ReportTimeout: 5 * time.Minute,
+		ReportTimeout: 15 * time.Minute,
 		MaxPending:    100_000,
 		Thresholds:    report.DefaultThresholds,
 		AckWait:       30 * time.Second,

@@ -24,8 +24,9 @@ const (
 	SubjectDeadPrefix   = "mailsift.dead."
 	SubjectReportPrefix = "mailsift.report."
 
-	BucketUIDL  = "mailsift-uidl"
-	BucketBlobs = "mailsift-blobs"
+	BucketUIDL     = "mailsift-uidl"
+	BucketAttempts = "mailsift-attempts" // deferral counts per message and analyzer
+	BucketBlobs    = "mailsift-blobs"
 
 	ConsumerReporter = "reporter"
 
@@ -159,6 +160,15 @@ func (c *Conn) setupStreams(ctx context.Context) (*streams, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("nats: kv %s: %w", BucketUIDL, err)
 	}
+	if _, err := c.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketAttempts,
+		Description: "how often each analyzer deferred each message",
+		TTL:         24 * time.Hour,
+		Replicas:    replicas,
+		Storage:     jetstream.FileStorage,
+	}); err != nil {
+		return nil, fmt.Errorf("nats: kv %s: %w", BucketAttempts, err)
+	}
 	if _, err := c.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      BucketBlobs,
 		Description: "bodies of mail larger than the max payload",
@@ -190,10 +200,10 @@ func (c *Conn) setupAnalyzerConsumer(ctx context.Context, name string, wc Worker
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       wc.ackWait(),
-		// Redelivery limits are enforced by the worker itself, so that it can
-		// still publish the final error result and the dead letter; the
-		// server's limit is a backstop a little above it.
-		MaxDeliver:    wc.MaxDeliveries + 2,
+		// Redelivery limits are enforced by the worker itself: it records
+		// the final error result and the dead letter, and deferrals (a spent
+		// quota) must not count as attempts, which the server cannot know.
+		MaxDeliver:    -1,
 		MaxAckPending: max(wc.Concurrency*8, 64),
 		Replicas:      0, // inherit the stream's
 	})

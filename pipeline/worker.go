@@ -33,7 +33,11 @@ type WorkerConfig struct {
 	RetryDelay    time.Duration `yaml:"retry_delay"`
 	MaxRetryDelay time.Duration `yaml:"max_retry_delay"`
 	// DeferDelay is the wait after an analyzer says its quota is spent.
+	// Deferrals do not use up attempts, but after MaxDefer from the
+	// message's arrival the `deferred` result is recorded as final; keep
+	// MaxDefer below reporter.report_timeout.
 	DeferDelay time.Duration `yaml:"defer_delay"`
+	MaxDefer   time.Duration `yaml:"max_defer"`
 	// CacheSize is how many parsed messages the process keeps, so several
 	// analyzers in one process parse each message once.
 	CacheSize int `yaml:"cache_size"`
@@ -54,6 +58,7 @@ func DefaultWorker() WorkerConfig {
 		RetryDelay:    2 * time.Second,
 		MaxRetryDelay: 5 * time.Minute,
 		DeferDelay:    time.Minute,
+		MaxDefer:      10 * time.Minute,
 		CacheSize:     256,
 		AckWait:       30 * time.Second,
 	}
@@ -183,6 +188,16 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.M
 	stopProgress := keepAlive(m, w.cfg.ackWait()/3)
 	defer stopProgress()
 
+	// A message whose every attempt ended with its worker gone (a crash
+	// inside the analyzer, an OOM kill) would come back forever; past the
+	// limit it is recorded as failed without running the analyzer again.
+	if deliveries > w.cfg.MaxDeliveries && deliveries-1-w.deferrals(ctx, id, a.Name()) >= w.cfg.MaxDeliveries {
+		env := report.Envelope{ID: id, Mailbox: h.Get(HeaderMailbox), UIDL: h.Get(HeaderUIDL)}
+		w.fail(ctx, log, a, m, md, id, env, analyzers.StatusError,
+			fmt.Errorf("no result after %d attempts: the worker handling it stopped each time", deliveries-1))
+		return
+	}
+
 	// The message is parsed once for all analyzers of this process; work
 	// that cannot start (a body missing from the object store) is retried.
 	p, err := w.cache.get(id, func() (*parsed, error) { return w.parse(ctx, m, id, h, md) })
@@ -219,7 +234,10 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.M
 		case err != nil:
 			w.retryOrFail(ctx, log, a, m, md, id, p.env, analyzers.StatusError, err)
 			return
-		case res.Status == analyzers.StatusDeferred && deliveries < w.cfg.MaxDeliveries:
+		case res.Status == analyzers.StatusDeferred && time.Since(md.Timestamp) < w.cfg.MaxDefer:
+			// A spent quota is not the message's fault: it waits without
+			// using up an attempt, until max_defer after it arrived.
+			w.addDeferral(ctx, log, id, a.Name())
 			log.Info("analysis deferred", "reason", res.Error, "retry_in", w.cfg.DeferDelay)
 			_ = m.NakWithDelay(w.cfg.DeferDelay)
 			return
@@ -240,6 +258,9 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.M
 func (w *Worker) retryOrFail(ctx context.Context, log *slog.Logger, a analyzers.Analyzer, m jetstream.Msg,
 	md *jetstream.MsgMetadata, id string, env report.Envelope, st analyzers.Status, cause error) {
 	n := int(md.NumDelivered)
+	if n >= w.cfg.MaxDeliveries {
+		n -= w.deferrals(ctx, id, a.Name()) // deferred attempts are not failures
+	}
 	if n < w.cfg.MaxDeliveries {
 		d := w.cfg.retryDelay(n)
 		log.Warn("analysis failed; will retry", "err", cause, "retry_in", d)
@@ -247,6 +268,14 @@ func (w *Worker) retryOrFail(ctx context.Context, log *slog.Logger, a analyzers.
 		return
 	}
 	log.Error("analysis failed on last attempt; recording error result and dead letter", "err", cause)
+	w.fail(ctx, log, a, m, md, id, env, st, cause)
+}
+
+// fail records a message's failure for an analyzer: a dead letter, then the
+// failed result, then the ack.
+func (w *Worker) fail(ctx context.Context, log *slog.Logger, a analyzers.Analyzer, m jetstream.Msg,
+	md *jetstream.MsgMetadata, id string, env report.Envelope, st analyzers.Status, cause error) {
+	n := int(md.NumDelivered)
 	dl := DeadLetter{ID: id, Mailbox: env.Mailbox, Analyzer: a.Name(), Error: cause.Error(), Deliveries: n,
 		StreamSeq: md.Sequence.Stream, At: time.Now().UTC()}
 	if err := w.publishJSON(ctx, SubjectDeadPrefix+a.Name(), id+"."+a.Name()+".dead", dl); err != nil {
@@ -284,6 +313,50 @@ func (w *Worker) publishJSON(ctx context.Context, subject, msgID string, v any) 
 	defer cancel()
 	_, err = w.conn.JS.Publish(pctx, subject, b, jetstream.WithMsgID(msgID))
 	return err
+}
+
+// deferrals reads how many times an analyzer deferred a message; the count
+// lives in JetStream so every worker process sees it.
+func (w *Worker) deferrals(ctx context.Context, id, analyzer string) int {
+	kv, err := w.conn.JS.KeyValue(ctx, BucketAttempts)
+	if err != nil {
+		return 0
+	}
+	e, err := kv.Get(ctx, id+"."+analyzer)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(e.Value()))
+	return n
+}
+
+// addDeferral counts one deferral, with compare-and-set so two workers
+// counting at once both count.
+func (w *Worker) addDeferral(ctx context.Context, log *slog.Logger, id, analyzer string) {
+	kv, err := w.conn.JS.KeyValue(ctx, BucketAttempts)
+	if err != nil {
+		log.Warn("count deferral", "err", err)
+		return
+	}
+	key := id + "." + analyzer
+	for range 5 {
+		e, err := kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			if _, err = kv.Create(ctx, key, []byte("1")); err == nil {
+				return
+			}
+		case err == nil:
+			n, _ := strconv.Atoi(string(e.Value()))
+			if _, err = kv.Update(ctx, key, []byte(strconv.Itoa(n+1)), e.Revision()); err == nil {
+				return
+			}
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			log.Warn("count deferral", "err", err)
+			return
+		}
+	}
 }
 
 // parsed is one message as the analyzers of a process share it. err is set
