@@ -53,6 +53,24 @@ func BenchmarkFetch(b *testing.B) {
 	})
 }
 
+// BenchmarkFetchLarge is BenchmarkFetch with 200 messages of 500 KB from
+// Dovecot, where bandwidth rather than round trips sets the pace.
+func BenchmarkFetchLarge(b *testing.B) {
+	const n, size = 200, 500 << 10
+	rng := rand.New(rand.NewPCG(8, 1939))
+	d := startDovecot(b, "large")
+	for i := range n {
+		d.Deliver(b, "large", i, synthMessage(rng, i+1, size))
+	}
+	cr := Credentials{Username: "large", Password: d.Password}
+	b.Run("dovecot/plain", func(b *testing.B) {
+		benchFetch(b, Config{Addr: d.Addr, TLS: TLSNone}, cr, n)
+	})
+	b.Run("dovecot/tls", func(b *testing.B) {
+		benchFetch(b, Config{Addr: d.TLSAddr, TLS: TLSImplicit, CAFile: d.CA.CAFile}, cr, n)
+	})
+}
+
 func benchFetch(b *testing.B, cfg Config, cr Credentials, want int) {
 	ctx := context.Background()
 	session := func() int64 {
