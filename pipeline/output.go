@@ -116,13 +116,17 @@ func (c *Conn) RunOutput(ctx context.Context, oc OutputConfig, out Output, log *
 	if err != nil {
 		return err
 	}
-	cons, err := c.JS.CreateOrUpdateConsumer(ctx, StreamReports, jetstream.ConsumerConfig{
-		Durable:       name,
-		Description:   "mailsift output " + name,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       time.Minute,
-		MaxAckPending: 1024,
+	var cons jetstream.Consumer
+	err = retryUnavailable(ctx, 2*time.Minute, log, func(ctx context.Context) (err error) {
+		cons, err = c.JS.CreateOrUpdateConsumer(ctx, StreamReports, jetstream.ConsumerConfig{
+			Durable:       name,
+			Description:   "mailsift output " + name,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       time.Minute,
+			MaxAckPending: 1024,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("nats: consumer %s on %s: %w", name, StreamReports, err)

@@ -414,3 +414,35 @@ func TestDeferralsDoNotUseUpAttempts(t *testing.T) {
 		t.Errorf("always-deferring analyzer: %+v, want a final deferred result after max_defer", res)
 	}
 }
+
+func TestReplayedResultOfReportedMailMakesNoSecondReport(t *testing.T) {
+	a := fn{"a", func(context.Context, *analyzers.Message) (analyzers.Result, error) { return analyzers.Result{}, nil }}
+	h := runPipeline(t, DefaultWorker(), a)
+	ctx := context.Background()
+	old := MessageID("support", "old")
+	kv, err := h.conn.JS.KeyValue(ctx, BucketReported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, old, []byte("clean")); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-3 * time.Hour)
+	for _, id := range []string{old, MessageID("support", "new")} {
+		rm := ResultMessage{ID: id, Analyzer: "a", Result: analyzers.Result{Analyzer: "a", Status: analyzers.StatusOK, Verdict: analyzers.VerdictClean},
+			Envelope: report.Envelope{ID: id, ReceivedAt: &long}}
+		b, _ := json.Marshal(rm)
+		if _, err := h.conn.JS.Publish(ctx, SubjectResultPrefix+"a", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := h.next(t); r.ID != MessageID("support", "new") {
+		t.Fatalf("reported %s, want only the message never reported", r.ID)
+	}
+	h.noMore(t, 500*time.Millisecond)
+	// The new report is recorded for later replays.
+	waitFor(t, "the report record", 5*time.Second, func() bool {
+		_, err := kv.Get(ctx, MessageID("support", "new"))
+		return err == nil
+	})
+}

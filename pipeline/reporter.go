@@ -96,7 +96,11 @@ func NewReporter(conn *Conn, cfg ReporterConfig, expected []string, security map
 
 // Run consumes results until ctx is cancelled.
 func (r *Reporter) Run(ctx context.Context) error {
-	cons, err := r.conn.setupReporterConsumer(ctx, r.cfg)
+	var cons jetstream.Consumer
+	err := retryUnavailable(ctx, 2*time.Minute, r.log, func(ctx context.Context) (err error) {
+		cons, err = r.conn.setupReporterConsumer(ctx, r.cfg)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -131,6 +135,14 @@ func (r *Reporter) handle(ctx context.Context, m jetstream.Msg) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.done.has(rm.ID) {
+		_ = m.Ack()
+		return
+	}
+	if _, joining := r.pending[rm.ID]; !joining && r.reportedBefore(ctx, rm) {
+		// A result for mail reported long ago: an analyzer added later
+		// replaying MAIL. REPORTS' dedupe window has passed, so the record
+		// in mailsift-reported is what keeps it from a second report.
+		r.done.add(rm.ID)
 		_ = m.Ack()
 		return
 	}
@@ -207,11 +219,29 @@ func (r *Reporter) finish(ctx context.Context, id string, j *join) {
 	}
 	delete(r.pending, id)
 	r.done.add(id)
+	if _, err := r.conn.JS.PublishAsync("$KV."+BucketReported+"."+id, []byte(rep.Verdict)); err != nil {
+		r.log.Warn("reporter: record report", "id", id, "err", err)
+	}
 	r.metrics.Reports.WithLabelValues(string(rep.Verdict)).Inc()
 	if rep.ReceivedAt != nil {
 		r.metrics.ReportSeconds.Observe(rep.ReportedAt.Sub(*rep.ReceivedAt).Seconds())
 	}
 	r.log.Debug("report stored", "id", id, "verdict", rep.Verdict, "score", rep.Score)
+}
+
+// reportedBefore says whether a report for the result's message exists
+// beyond the reach of REPORTS' dedupe. Only old messages are looked up, so
+// the common case costs nothing.
+func (r *Reporter) reportedBefore(ctx context.Context, rm ResultMessage) bool {
+	if rm.Envelope.ReceivedAt == nil || time.Since(*rm.Envelope.ReceivedAt) < r.conn.cfg.DuplicateWindow/2 {
+		return false
+	}
+	kv, err := r.conn.JS.KeyValue(ctx, BucketReported)
+	if err != nil {
+		return false
+	}
+	_, err = kv.Get(ctx, rm.ID)
+	return err == nil
 }
 
 func (r *Reporter) ackWait() time.Duration {

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -26,6 +28,7 @@ const (
 
 	BucketUIDL     = "mailsift-uidl"
 	BucketAttempts = "mailsift-attempts" // deferral counts per message and analyzer
+	BucketReported = "mailsift-reported" // ids of reported messages, for as long as MAIL keeps them
 	BucketBlobs    = "mailsift-blobs"
 
 	ConsumerReporter = "reporter"
@@ -76,16 +79,53 @@ func ContentID(mailbox string, raw []byte) string {
 // Setup creates or updates every stream, bucket and consumer the given
 // analyzers need. It is idempotent: every process calls it at start, and a
 // config change (limits, replicas, a new analyzer) is applied by restarting.
+//
+// On a cluster that is still forming, or losing a node, JetStream API calls
+// time out for a while; Setup retries those for up to two minutes.
 func (c *Conn) Setup(ctx context.Context, analyzerNames []string, wc WorkerConfig) error {
-	if _, err := c.setupStreams(ctx); err != nil {
-		return err
-	}
 	for _, name := range analyzerNames {
-		if err := c.setupAnalyzerConsumer(ctx, name, wc); err != nil {
+		if err := CheckName("analyzer", name); err != nil {
 			return err
 		}
 	}
-	return nil
+	return retryUnavailable(ctx, 2*time.Minute, c.log, func(ctx context.Context) error {
+		if _, err := c.setupStreams(ctx); err != nil {
+			return err
+		}
+		for _, name := range analyzerNames {
+			if err := c.setupAnalyzerConsumer(ctx, name, wc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// retryUnavailable runs fn until it succeeds, fails with an error that is
+// not about JetStream being unreachable, or the time is up.
+func retryUnavailable(ctx context.Context, limit time.Duration, log *slog.Logger, fn func(context.Context) error) error {
+	deadline := time.Now().Add(limit)
+	delay := 250 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := fn(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !unavailable(err) {
+			return err
+		}
+		log.Warn("JetStream not ready; retrying", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+func unavailable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 type streams struct {
@@ -168,6 +208,15 @@ func (c *Conn) setupStreams(ctx context.Context) (*streams, error) {
 		Storage:     jetstream.FileStorage,
 	}); err != nil {
 		return nil, fmt.Errorf("nats: kv %s: %w", BucketAttempts, err)
+	}
+	if _, err := c.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketReported,
+		Description: "messages already reported, so a replay does not report them twice",
+		TTL:         maxAge,
+		Replicas:    replicas,
+		Storage:     jetstream.FileStorage,
+	}); err != nil {
+		return nil, fmt.Errorf("nats: kv %s: %w", BucketReported, err)
 	}
 	if _, err := c.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      BucketBlobs,
