@@ -25,6 +25,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/mailsift/mailsift/config"
 )
 
 // Format names a container format the walker opens.
@@ -52,16 +54,20 @@ type Limits struct {
 	// then the tar). An archive below that depth is not opened and is
 	// reported as a bomb, since no one nests archives that deep by hand.
 	// Default 5.
-	MaxDepth int
+	MaxDepth int `yaml:"max_depth"`
 	// MaxFiles is how many files are listed in all. Default 1000.
-	MaxFiles int
+	MaxFiles int `yaml:"max_files"`
 	// MaxSize is how many bytes are decompressed in all. Default 64 MiB.
-	MaxSize int64
+	MaxSize config.ByteSize `yaml:"max_size"`
 	// MaxRatio is the largest decompressed-to-compressed size ratio of one
 	// stream or entry, checked once it has produced more than
 	// MinBombSize bytes. Default 100.
-	MaxRatio float64
+	MaxRatio float64 `yaml:"max_ratio"`
 }
+
+// DefaultLimits returns the limits with every default spelled out, for
+// configs that show them.
+func DefaultLimits() Limits { return Limits{}.withDefaults() }
 
 // MinBombSize is the output below which no ratio counts as a bomb: a
 // kilobyte of blanks compresses a thousandfold and harms no one.
@@ -465,7 +471,7 @@ func (w *walker) readWith(p string, r io.Reader, compressed func() int64) ([]byt
 		}
 		n, err := r.Read(chunk)
 		if n > 0 {
-			if w.sum.Bytes+int64(n) > w.lim.MaxSize {
+			if w.sum.Bytes+int64(n) > int64(w.lim.MaxSize) {
 				w.issue(Limit, p, "more than %d bytes decompressed; the rest was not listed", w.lim.MaxSize)
 				w.stopped = true
 				return nil, errTruncated

@@ -36,7 +36,7 @@ func FuzzWalk(f *testing.F) {
 		if files != sum.Files || files > lim.MaxFiles {
 			t.Errorf("%d files reported, summary says %d, limit %d", files, sum.Files, lim.MaxFiles)
 		}
-		if sum.Bytes > lim.MaxSize {
+		if sum.Bytes > int64(lim.MaxSize) {
 			t.Errorf("decompressed %d bytes, limit %d", sum.Bytes, lim.MaxSize)
 		}
 		if (sum.Format == "") != (archive.Detect(data) == "") && sum.Format != "" {

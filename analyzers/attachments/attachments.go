@@ -1,8 +1,11 @@
 // Package attachments is the built-in analyzer that judges a message's
-// files by name and by hash: extensions that run code when opened, names
-// that hide such an extension behind a harmless-looking one
-// ("invoice.pdf.exe"), and files whose SHA-256 is on a list of known-bad
-// files. It looks at every part, those of attached messages included.
+// files by name, by content and by hash: extensions that run code when
+// opened, names that hide such an extension behind a harmless-looking one
+// ("invoice.pdf.exe"), content whose sniffed type contradicts its name or
+// declared type, Office files with macros, encrypted archives, archive
+// bombs, and files whose SHA-256 is on a list of known-bad files. It looks
+// at every part, those of attached messages included, and at every file
+// inside the archives it opens (see package archive).
 package attachments
 
 import (
@@ -12,7 +15,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gabriel-vasile/mimetype"
+
 	"github.com/mailsift/mailsift/analyzers"
+	"github.com/mailsift/mailsift/analyzers/archive"
 )
 
 // Name is the analyzer's name in configs and reports.
@@ -20,17 +26,32 @@ const Name = "attachments"
 
 // Symbols.
 const (
-	RiskyExtension  = "ATTACHMENT_RISKY_EXT"
-	DoubleExtension = "ATTACHMENT_DOUBLE_EXT"
-	KnownBad        = "ATTACHMENT_IOC"
+	RiskyExtension   = "ATTACHMENT_RISKY_EXT"
+	DoubleExtension  = "ATTACHMENT_DOUBLE_EXT"
+	KnownBad         = "ATTACHMENT_IOC"
+	DisguisedExe     = "ATTACHMENT_DISGUISED_EXE"
+	TypeMismatch     = "ATTACHMENT_TYPE_MISMATCH"
+	Macros           = "ATTACHMENT_MACRO"
+	EncryptedArchive = "ATTACHMENT_ENCRYPTED_ARCHIVE"
+	ArchiveBomb      = "ATTACHMENT_ARCHIVE_BOMB"
+	ArchiveUnchecked = "ATTACHMENT_ARCHIVE_UNCHECKED"
 )
 
 // defaultScores make a risky extension alone suspicious and a known-bad
-// hash malicious by score as well as by rule.
+// hash malicious by score as well as by rule. A program under a harmless
+// name, a bomb, an archive nobody can open without a password in the
+// mail's text: each is suspicious alone. A type mismatch alone is not,
+// since mail clients get types wrong; it adds weight to other signs.
 var defaultScores = map[string]float64{
-	RiskyExtension:  5,
-	DoubleExtension: 6,
-	KnownBad:        20,
+	RiskyExtension:   5,
+	DoubleExtension:  6,
+	KnownBad:         20,
+	DisguisedExe:     8,
+	TypeMismatch:     3,
+	Macros:           5,
+	EncryptedArchive: 5,
+	ArchiveBomb:      10,
+	ArchiveUnchecked: 1,
 }
 
 // defaultRiskyExtensions run code, or open a container that does, when a
@@ -68,6 +89,9 @@ type Config struct {
 	Malicious  float64 `yaml:"malicious"`
 	// Scores overrides the score of any symbol by name.
 	Scores map[string]float64 `yaml:"scores"`
+	// Archives bounds the opening of archives: depth, files, bytes and
+	// compression ratio.
+	Archives archive.Limits `yaml:"archives"`
 }
 
 // DefaultConfig is the configuration of an analyzer with no options set.
@@ -77,6 +101,7 @@ func DefaultConfig() Config {
 		BuiltinTestIOC:  true,
 		Suspicious:      5,
 		Malicious:       15,
+		Archives:        archive.DefaultLimits(),
 	}
 }
 
@@ -84,7 +109,7 @@ func init() {
 	analyzers.Register(analyzers.Registration{
 		Name:     Name,
 		Security: true,
-		Doc:      "attachments with risky or double extensions, and files whose sha256 is on an indicator list",
+		Doc:      "risky, disguised and macro-enabled files, encrypted archives and bombs, known-bad sha256, inside archives too",
 		New: func(opts analyzers.Options) (analyzers.Analyzer, error) {
 			cfg := DefaultConfig()
 			if opts != nil {
@@ -139,16 +164,39 @@ const eicarSHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf65
 func (a *Analyzer) Name() string { return Name }
 
 // Attachment describes one file in the result's data, in the shape of the
-// report's artifacts.
+// report's artifacts plus what the analyzer learnt from its content.
 type Attachment struct {
 	Part        string `json:"part"`
 	Filename    string `json:"filename"`
 	ContentType string `json:"content_type"`
+	// SniffedType is the media type told by the content, not the name.
+	SniffedType string `json:"sniffed_type"`
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`
+	Macros      bool   `json:"macros,omitempty"`
+	// Archive lists what was found inside, when the file is an archive.
+	Archive *Archive `json:"archive,omitempty"`
 }
 
-// Match is one part whose hash is on the indicator list.
+// Archive is what the walker found inside one attachment.
+type Archive struct {
+	Format string          `json:"format"`
+	Files  []ArchiveFile   `json:"files"`
+	Issues []archive.Issue `json:"issues"`
+}
+
+// ArchiveFile is one file inside an archive.
+type ArchiveFile struct {
+	Path        string `json:"path"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256,omitempty"`
+	SniffedType string `json:"sniffed_type,omitempty"`
+	Encrypted   bool   `json:"encrypted,omitempty"`
+	Macros      bool   `json:"macros,omitempty"`
+}
+
+// Match is one file whose hash is on the indicator list: a part, or a file
+// inside one (Filename is then its path in the archive).
 type Match struct {
 	Part     string `json:"part"`
 	Filename string `json:"filename,omitempty"`
@@ -162,14 +210,33 @@ type Data struct {
 	Matches     []Match      `json:"matches"`
 }
 
+// findings collects symbol options while a message is walked; each symbol
+// is added once, with every file that raised it.
+type findings struct {
+	order []string
+	opts  map[string][]string
+}
+
+func (f *findings) add(symbol, option string) {
+	if f.opts == nil {
+		f.opts = map[string][]string{}
+	}
+	if _, ok := f.opts[symbol]; !ok {
+		f.order = append(f.order, symbol)
+	}
+	if !slices.Contains(f.opts[symbol], option) {
+		f.opts[symbol] = append(f.opts[symbol], option)
+	}
+}
+
 // Analyze never fails: everything it needs is in the message.
-func (a *Analyzer) Analyze(_ context.Context, m *analyzers.Message) (analyzers.Result, error) {
+func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers.Result, error) {
 	var r analyzers.Result
 	d := Data{Attachments: []Attachment{}, Matches: []Match{}}
-	var risky, double, bad []string
+	var f findings
 	seen := map[string]bool{}
-	var visit func(m *analyzers.Message)
-	visit = func(m *analyzers.Message) {
+	var visit func(m *analyzers.Message) error
+	visit = func(m *analyzers.Message) error {
 		for i := range m.Parts {
 			p := &m.Parts[i]
 			// Parse lists an attached message's parts in the outer
@@ -181,42 +248,35 @@ func (a *Analyzer) Analyze(_ context.Context, m *analyzers.Message) (analyzers.R
 			seen[key] = true
 			if name, ok := a.iocs[strings.ToLower(p.SHA256)]; ok {
 				d.Matches = append(d.Matches, Match{Part: p.Path, Filename: p.Filename, SHA256: p.SHA256, Name: name})
-				if !slices.Contains(bad, name) {
-					bad = append(bad, name)
-				}
+				f.add(KnownBad, name)
 			}
-			if p.Attachment {
-				d.Attachments = append(d.Attachments, Attachment{Part: p.Path, Filename: p.Filename, ContentType: p.ContentType, Size: p.Size, SHA256: p.SHA256})
-			}
-			if p.Filename == "" {
+			if !p.Attachment {
 				continue
 			}
-			exts := extensions(p.Filename)
-			if len(exts) == 0 || !a.risky[exts[0]] {
-				continue
+			att, err := a.attachment(ctx, p, &d, &f)
+			if err != nil {
+				return err
 			}
-			risky = append(risky, p.Filename)
-			if len(exts) > 1 && decoyExtensions[exts[1]] {
-				double = append(double, p.Filename)
-			}
+			d.Attachments = append(d.Attachments, att)
 		}
 		for _, n := range m.Nested {
-			visit(n)
+			if err := visit(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := visit(m); err != nil {
+		return analyzers.Result{}, err
+	}
+
+	for _, sym := range []string{RiskyExtension, DoubleExtension, DisguisedExe, TypeMismatch, Macros, EncryptedArchive, ArchiveBomb, ArchiveUnchecked, KnownBad} {
+		if opts, ok := f.opts[sym]; ok {
+			r.Add(sym, a.scores[sym], opts...)
 		}
 	}
-	visit(m)
-
-	if len(risky) > 0 {
-		r.Add(RiskyExtension, a.scores[RiskyExtension], risky...)
-	}
-	if len(double) > 0 {
-		r.Add(DoubleExtension, a.scores[DoubleExtension], double...)
-	}
-	if len(bad) > 0 {
-		r.Add(KnownBad, a.scores[KnownBad], bad...)
-	}
 	switch {
-	case len(bad) > 0, a.cfg.Malicious > 0 && r.Score >= a.cfg.Malicious:
+	case len(f.opts[KnownBad]) > 0, a.cfg.Malicious > 0 && r.Score >= a.cfg.Malicious:
 		r.Verdict = analyzers.VerdictMalicious
 	case a.cfg.Suspicious > 0 && r.Score >= a.cfg.Suspicious:
 		r.Verdict = analyzers.VerdictSuspicious
@@ -227,6 +287,107 @@ func (a *Analyzer) Analyze(_ context.Context, m *analyzers.Message) (analyzers.R
 		return r, err
 	}
 	return r, nil
+}
+
+// attachment judges one file part and the files inside it.
+func (a *Analyzer) attachment(ctx context.Context, p *analyzers.Part, d *Data, f *findings) (Attachment, error) {
+	mt := sniff(p.Content)
+	att := Attachment{Part: p.Path, Filename: p.Filename, ContentType: p.ContentType, SniffedType: mediaType(mt), Size: p.Size, SHA256: p.SHA256}
+	label := p.Filename
+	if label == "" {
+		label = "part " + p.Path
+	}
+	isMessage := p.ContentType == "message/rfc822" || p.ContentType == "message/global"
+	att.Macros = a.file(label, p.Filename, p.ContentType, p.Content, mt, f)
+	if isMessage || p.Truncated {
+		// An attached message's parts are judged as parts; a truncated
+		// part cannot be opened whole.
+		return att, nil
+	}
+	if archive.Detect(p.Content) == "" || sniffedFamily(mt) == famOffice {
+		// Office files are zips whose parts are the document.
+		return att, nil
+	}
+	arc := &Archive{Files: []ArchiveFile{}}
+	sum, err := archive.Walk(ctx, label, p.Content, a.cfg.Archives, func(af *archive.File) error {
+		entry := ArchiveFile{Path: af.Path, Size: af.Size, SHA256: af.SHA256, Encrypted: af.Encrypted}
+		if !af.Encrypted {
+			amt := sniff(af.Content)
+			entry.SniffedType = mediaType(amt)
+			if name, ok := a.iocs[af.SHA256]; ok {
+				d.Matches = append(d.Matches, Match{Part: p.Path, Filename: af.Path, SHA256: af.SHA256, Name: name})
+				f.add(KnownBad, name)
+			}
+			entry.Macros = a.file(af.Path, af.Name, "", af.Content, amt, f)
+		} else {
+			a.names(af.Path, af.Name, f)
+		}
+		arc.Files = append(arc.Files, entry)
+		return nil
+	})
+	if err != nil {
+		return att, err
+	}
+	if sum.Format == "" {
+		return att, nil
+	}
+	arc.Format = string(sum.Format)
+	arc.Issues = sum.Issues
+	for _, is := range sum.Issues {
+		switch is.Kind {
+		case archive.Encrypted:
+			f.add(EncryptedArchive, label)
+		case archive.Bomb:
+			f.add(ArchiveBomb, is.Path+": "+is.Detail)
+		default:
+			f.add(ArchiveUnchecked, is.Path+": "+is.Detail)
+		}
+	}
+	att.Archive = arc
+	return att, nil
+}
+
+// file runs the checks that apply to any file, a part or a file inside an
+// archive: its name, its content against its name and declared type, and
+// macros. label names it in symbol options. It reports whether the file
+// carries macros.
+func (a *Analyzer) file(label, name, declared string, content []byte, mt *mimetype.MIME, f *findings) bool {
+	risky := a.names(label, name, f)
+	got := sniffedFamily(mt)
+	var ext string
+	if exts := extensions(name); len(exts) > 0 {
+		ext = exts[0]
+	}
+	switch {
+	case got == famExecutable && !risky && extFamilies[ext] != famExecutable:
+		f.add(DisguisedExe, fmt.Sprintf("%s: %s", label, mediaType(mt)))
+	case mt.Is("text/plain"):
+		// Plain text hides nothing under any name; HTML or a script
+		// does, and sniffs as more than text/plain.
+	case !compatible(got, extFamilies[ext]):
+		f.add(TypeMismatch, fmt.Sprintf("%s: named .%s, content is %s", label, ext, mediaType(mt)))
+	case !compatible(got, declaredFamily(declared)):
+		f.add(TypeMismatch, fmt.Sprintf("%s: declared %s, content is %s", label, declared, mediaType(mt)))
+	}
+	if (got == famOffice || got == famArchive) && hasMacros(content) {
+		f.add(Macros, label)
+		return true
+	}
+	return false
+}
+
+// names checks a file name's extensions and reports whether the last one
+// is risky.
+func (a *Analyzer) names(label, name string, f *findings) bool {
+	exts := extensions(name)
+	if len(exts) == 0 || !a.risky[exts[0]] {
+		return false
+	}
+	f.add(RiskyExtension, label)
+	if len(exts) > 1 && decoyExtensions[exts[1]] {
+		f.add(DoubleExtension, label)
+	}
+	return true
 }
 
 // extensions returns a file name's extensions, last first, lower case:

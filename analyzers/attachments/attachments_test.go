@@ -176,7 +176,7 @@ func TestData(t *testing.T) {
 	if err := json.Unmarshal(r.Data, &d); err != nil {
 		t.Fatal(err)
 	}
-	wantAtt := []Attachment{{Part: "2", Filename: "eicar-test.txt", ContentType: "text/plain", Size: 68, SHA256: eicarSHA256}}
+	wantAtt := []Attachment{{Part: "2", Filename: "eicar-test.txt", ContentType: "text/plain", SniffedType: "text/plain", Size: 68, SHA256: eicarSHA256}}
 	wantMatch := []Match{{Part: "2", Filename: "eicar-test.txt", SHA256: eicarSHA256, Name: "EICAR-Test-File"}}
 	if !slices.Equal(d.Attachments, wantAtt) || !slices.Equal(d.Matches, wantMatch) {
 		t.Errorf("data = %+v, want %v and %v", d, wantAtt, wantMatch)
