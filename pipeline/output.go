@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -77,10 +78,33 @@ func (c OutputConfig) Validate() error {
 	default:
 		return fmt.Errorf("output: unknown type %q (want jsonl, webhook or stdout)", c.Type)
 	}
+	// A key of another output type is most likely a mistake (a webhook
+	// given a path), so it is refused rather than ignored.
+	var stray []string
+	for key, set := range map[string]bool{
+		"path": c.Path != "", "max_size": c.MaxSize != 0, "max_files": c.MaxFiles != 0,
+		"url": c.URL != "", "secret_env": c.SecretEnv != "", "secret_file": c.SecretFile != "", "timeout": c.Timeout != 0,
+		"format": c.Format != "",
+	} {
+		if set && !slices.Contains(outputKeys[c.Type], key) {
+			stray = append(stray, key)
+		}
+	}
+	if len(stray) > 0 {
+		slices.Sort(stray)
+		return fmt.Errorf("output %s: %s not used by type %s", c.Type, strings.Join(stray, ", "), c.Type)
+	}
 	if _, err := CompileCondition(c.When); err != nil {
 		return fmt.Errorf("output %s: %w", c.ConsumerName(), err)
 	}
 	return CheckName("output", strings.TrimPrefix(c.ConsumerName(), "output-"))
+}
+
+// outputKeys are the type-specific keys of each output type.
+var outputKeys = map[string][]string{
+	"jsonl":   {"path", "max_size", "max_files"},
+	"webhook": {"url", "secret_env", "secret_file", "timeout"},
+	"stdout":  {"format"},
 }
 
 // NewOutput builds the output an entry of `outputs:` describes.

@@ -118,6 +118,7 @@ func TestOutputConfigValidate(t *testing.T) {
 		{OutputConfig{Type: "stdout", Format: "yaml"}, "format"},
 		{OutputConfig{Type: "kafka"}, `unknown type "kafka"`},
 		{OutputConfig{Type: "stdout", Name: "a b"}, "output name"},
+		{OutputConfig{Type: "webhook", URL: "https://h.example.com", Path: "x", Format: "json"}, "format, path not used by type webhook"},
 	}
 	for _, tt := range tests {
 		err := tt.oc.Validate()
