@@ -436,7 +436,10 @@ type Message struct {
 	// The places where the message is malformed.
 	Problems []*Problem `protobuf:"bytes,6,rep,name=problems,proto3" json:"problems,omitempty"`
 	// The size of the raw message in bytes.
-	Size          int64 `protobuf:"varint,7,opt,name=size,proto3" json:"size,omitempty"`
+	Size int64 `protobuf:"varint,7,opt,name=size,proto3" json:"size,omitempty"`
+	// The links of the bodies with what the reader is shown for each (an
+	// anchor's text), any scheme but cid:, mailto: and tel:.
+	Links         []*Link `protobuf:"bytes,8,rep,name=links,proto3" json:"links,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -520,6 +523,87 @@ func (x *Message) GetSize() int64 {
 	return 0
 }
 
+func (x *Message) GetLinks() []*Link {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+type Link struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As written; a "www." URL in text gets "http://" in front.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The anchor's text; for a URL written in text, the URL as written;
+	// empty for resources and forms.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// The path of the body part the link is in.
+	Part string `protobuf:"bytes,3,opt,name=part,proto3" json:"part,omitempty"`
+	// "href" (clicked), "src" (loaded by the mail client), "form-action"
+	// (where a form sends what is typed) or "text" (written out in text).
+	Kind          string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Link) Reset() {
+	*x = Link{}
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Link) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Link) ProtoMessage() {}
+
+func (x *Link) ProtoReflect() protoreflect.Message {
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Link.ProtoReflect.Descriptor instead.
+func (*Link) Descriptor() ([]byte, []int) {
+	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Link) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Link) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Link) GetPart() string {
+	if x != nil {
+		return x.Part
+	}
+	return ""
+}
+
+func (x *Link) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
 type Header struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// With angle brackets, as written.
@@ -544,7 +628,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +640,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +653,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Header) GetMessageId() string {
@@ -659,7 +743,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +755,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +768,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Address) GetName() string {
@@ -711,7 +795,7 @@ type Field struct {
 
 func (x *Field) Reset() {
 	*x = Field{}
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +807,7 @@ func (x *Field) String() string {
 func (*Field) ProtoMessage() {}
 
 func (x *Field) ProtoReflect() protoreflect.Message {
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +820,7 @@ func (x *Field) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Field.ProtoReflect.Descriptor instead.
 func (*Field) Descriptor() ([]byte, []int) {
-	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Field) GetKey() string {
@@ -778,7 +862,7 @@ type Part struct {
 
 func (x *Part) Reset() {
 	*x = Part{}
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +874,7 @@ func (x *Part) String() string {
 func (*Part) ProtoMessage() {}
 
 func (x *Part) ProtoReflect() protoreflect.Message {
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +887,7 @@ func (x *Part) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Part.ProtoReflect.Descriptor instead.
 func (*Part) Descriptor() ([]byte, []int) {
-	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Part) GetPath() string {
@@ -880,7 +964,7 @@ type Problem struct {
 
 func (x *Problem) Reset() {
 	*x = Problem{}
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +976,7 @@ func (x *Problem) String() string {
 func (*Problem) ProtoMessage() {}
 
 func (x *Problem) ProtoReflect() protoreflect.Message {
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +989,7 @@ func (x *Problem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Problem.ProtoReflect.Descriptor instead.
 func (*Problem) Descriptor() ([]byte, []int) {
-	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Problem) GetPart() string {
@@ -934,7 +1018,7 @@ type Symbol struct {
 
 func (x *Symbol) Reset() {
 	*x = Symbol{}
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1030,7 @@ func (x *Symbol) String() string {
 func (*Symbol) ProtoMessage() {}
 
 func (x *Symbol) ProtoReflect() protoreflect.Message {
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1043,7 @@ func (x *Symbol) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Symbol.ProtoReflect.Descriptor instead.
 func (*Symbol) Descriptor() ([]byte, []int) {
-	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Symbol) GetName() string {
@@ -1005,7 +1089,7 @@ type AnalyzeResponse struct {
 
 func (x *AnalyzeResponse) Reset() {
 	*x = AnalyzeResponse{}
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1101,7 @@ func (x *AnalyzeResponse) String() string {
 func (*AnalyzeResponse) ProtoMessage() {}
 
 func (x *AnalyzeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_mailsift_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1114,7 @@ func (x *AnalyzeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnalyzeResponse.ProtoReflect.Descriptor instead.
 func (*AnalyzeResponse) Descriptor() ([]byte, []int) {
-	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_mailsift_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AnalyzeResponse) GetStatus() Status {
@@ -1101,7 +1185,7 @@ const file_mailsift_plugin_v1_plugin_proto_rawDesc = "" +
 	"\amailbox\x18\x02 \x01(\tR\amailbox\x12\x12\n" +
 	"\x04uidl\x18\x03 \x01(\tR\x04uidl\x12\x10\n" +
 	"\x03raw\x18\x04 \x01(\fR\x03raw\x125\n" +
-	"\amessage\x18\x05 \x01(\v2\x1b.mailsift.plugin.v1.MessageR\amessage\"\xf6\x01\n" +
+	"\amessage\x18\x05 \x01(\v2\x1b.mailsift.plugin.v1.MessageR\amessage\"\xa6\x02\n" +
 	"\aMessage\x122\n" +
 	"\x06header\x18\x01 \x01(\v2\x1a.mailsift.plugin.v1.HeaderR\x06header\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x12\n" +
@@ -1109,7 +1193,13 @@ const file_mailsift_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x05parts\x18\x04 \x03(\v2\x18.mailsift.plugin.v1.PartR\x05parts\x12\x12\n" +
 	"\x04urls\x18\x05 \x03(\tR\x04urls\x127\n" +
 	"\bproblems\x18\x06 \x03(\v2\x1b.mailsift.plugin.v1.ProblemR\bproblems\x12\x12\n" +
-	"\x04size\x18\a \x01(\x03R\x04size\"\xbc\x03\n" +
+	"\x04size\x18\a \x01(\x03R\x04size\x12.\n" +
+	"\x05links\x18\b \x03(\v2\x18.mailsift.plugin.v1.LinkR\x05links\"T\n" +
+	"\x04Link\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x12\n" +
+	"\x04part\x18\x03 \x01(\tR\x04part\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\"\xbc\x03\n" +
 	"\x06Header\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x18\n" +
@@ -1193,7 +1283,7 @@ func file_mailsift_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_mailsift_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mailsift_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_mailsift_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_mailsift_plugin_v1_plugin_proto_goTypes = []any{
 	(Input)(0),               // 0: mailsift.plugin.v1.Input
 	(Status)(0),              // 1: mailsift.plugin.v1.Status
@@ -1202,38 +1292,40 @@ var file_mailsift_plugin_v1_plugin_proto_goTypes = []any{
 	(*DescribeResponse)(nil), // 4: mailsift.plugin.v1.DescribeResponse
 	(*AnalyzeRequest)(nil),   // 5: mailsift.plugin.v1.AnalyzeRequest
 	(*Message)(nil),          // 6: mailsift.plugin.v1.Message
-	(*Header)(nil),           // 7: mailsift.plugin.v1.Header
-	(*Address)(nil),          // 8: mailsift.plugin.v1.Address
-	(*Field)(nil),            // 9: mailsift.plugin.v1.Field
-	(*Part)(nil),             // 10: mailsift.plugin.v1.Part
-	(*Problem)(nil),          // 11: mailsift.plugin.v1.Problem
-	(*Symbol)(nil),           // 12: mailsift.plugin.v1.Symbol
-	(*AnalyzeResponse)(nil),  // 13: mailsift.plugin.v1.AnalyzeResponse
+	(*Link)(nil),             // 7: mailsift.plugin.v1.Link
+	(*Header)(nil),           // 8: mailsift.plugin.v1.Header
+	(*Address)(nil),          // 9: mailsift.plugin.v1.Address
+	(*Field)(nil),            // 10: mailsift.plugin.v1.Field
+	(*Part)(nil),             // 11: mailsift.plugin.v1.Part
+	(*Problem)(nil),          // 12: mailsift.plugin.v1.Problem
+	(*Symbol)(nil),           // 13: mailsift.plugin.v1.Symbol
+	(*AnalyzeResponse)(nil),  // 14: mailsift.plugin.v1.AnalyzeResponse
 }
 var file_mailsift_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 0: mailsift.plugin.v1.DescribeResponse.needs:type_name -> mailsift.plugin.v1.Input
 	6,  // 1: mailsift.plugin.v1.AnalyzeRequest.message:type_name -> mailsift.plugin.v1.Message
-	7,  // 2: mailsift.plugin.v1.Message.header:type_name -> mailsift.plugin.v1.Header
-	10, // 3: mailsift.plugin.v1.Message.parts:type_name -> mailsift.plugin.v1.Part
-	11, // 4: mailsift.plugin.v1.Message.problems:type_name -> mailsift.plugin.v1.Problem
-	8,  // 5: mailsift.plugin.v1.Header.from:type_name -> mailsift.plugin.v1.Address
-	8,  // 6: mailsift.plugin.v1.Header.sender:type_name -> mailsift.plugin.v1.Address
-	8,  // 7: mailsift.plugin.v1.Header.reply_to:type_name -> mailsift.plugin.v1.Address
-	8,  // 8: mailsift.plugin.v1.Header.to:type_name -> mailsift.plugin.v1.Address
-	8,  // 9: mailsift.plugin.v1.Header.cc:type_name -> mailsift.plugin.v1.Address
-	9,  // 10: mailsift.plugin.v1.Header.fields:type_name -> mailsift.plugin.v1.Field
-	1,  // 11: mailsift.plugin.v1.AnalyzeResponse.status:type_name -> mailsift.plugin.v1.Status
-	2,  // 12: mailsift.plugin.v1.AnalyzeResponse.verdict:type_name -> mailsift.plugin.v1.Verdict
-	12, // 13: mailsift.plugin.v1.AnalyzeResponse.symbols:type_name -> mailsift.plugin.v1.Symbol
-	3,  // 14: mailsift.plugin.v1.Analyzer.Describe:input_type -> mailsift.plugin.v1.DescribeRequest
-	5,  // 15: mailsift.plugin.v1.Analyzer.Analyze:input_type -> mailsift.plugin.v1.AnalyzeRequest
-	4,  // 16: mailsift.plugin.v1.Analyzer.Describe:output_type -> mailsift.plugin.v1.DescribeResponse
-	13, // 17: mailsift.plugin.v1.Analyzer.Analyze:output_type -> mailsift.plugin.v1.AnalyzeResponse
-	16, // [16:18] is the sub-list for method output_type
-	14, // [14:16] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	8,  // 2: mailsift.plugin.v1.Message.header:type_name -> mailsift.plugin.v1.Header
+	11, // 3: mailsift.plugin.v1.Message.parts:type_name -> mailsift.plugin.v1.Part
+	12, // 4: mailsift.plugin.v1.Message.problems:type_name -> mailsift.plugin.v1.Problem
+	7,  // 5: mailsift.plugin.v1.Message.links:type_name -> mailsift.plugin.v1.Link
+	9,  // 6: mailsift.plugin.v1.Header.from:type_name -> mailsift.plugin.v1.Address
+	9,  // 7: mailsift.plugin.v1.Header.sender:type_name -> mailsift.plugin.v1.Address
+	9,  // 8: mailsift.plugin.v1.Header.reply_to:type_name -> mailsift.plugin.v1.Address
+	9,  // 9: mailsift.plugin.v1.Header.to:type_name -> mailsift.plugin.v1.Address
+	9,  // 10: mailsift.plugin.v1.Header.cc:type_name -> mailsift.plugin.v1.Address
+	10, // 11: mailsift.plugin.v1.Header.fields:type_name -> mailsift.plugin.v1.Field
+	1,  // 12: mailsift.plugin.v1.AnalyzeResponse.status:type_name -> mailsift.plugin.v1.Status
+	2,  // 13: mailsift.plugin.v1.AnalyzeResponse.verdict:type_name -> mailsift.plugin.v1.Verdict
+	13, // 14: mailsift.plugin.v1.AnalyzeResponse.symbols:type_name -> mailsift.plugin.v1.Symbol
+	3,  // 15: mailsift.plugin.v1.Analyzer.Describe:input_type -> mailsift.plugin.v1.DescribeRequest
+	5,  // 16: mailsift.plugin.v1.Analyzer.Analyze:input_type -> mailsift.plugin.v1.AnalyzeRequest
+	4,  // 17: mailsift.plugin.v1.Analyzer.Describe:output_type -> mailsift.plugin.v1.DescribeResponse
+	14, // 18: mailsift.plugin.v1.Analyzer.Analyze:output_type -> mailsift.plugin.v1.AnalyzeResponse
+	17, // [17:19] is the sub-list for method output_type
+	15, // [15:17] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_mailsift_plugin_v1_plugin_proto_init() }
@@ -1247,7 +1339,7 @@ func file_mailsift_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mailsift_plugin_v1_plugin_proto_rawDesc), len(file_mailsift_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
