@@ -199,7 +199,9 @@ func (h *hcLogger) Warn(msg string, args ...any)  { h.Log(hclog.Warn, msg, args.
 func (h *hcLogger) Error(msg string, args ...any) { h.Log(hclog.Error, msg, args...) }
 
 func (h *hcLogger) IsTrace() bool { return false }
-func (h *hcLogger) IsDebug() bool { return !h.off && h.log.Enabled(context.Background(), slog.LevelDebug) }
+func (h *hcLogger) IsDebug() bool {
+	return !h.off && h.log.Enabled(context.Background(), slog.LevelDebug)
+}
 func (h *hcLogger) IsInfo() bool  { return h.IsDebug() }
 func (h *hcLogger) IsWarn() bool  { return !h.off }
 func (h *hcLogger) IsError() bool { return !h.off }
