@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailsift/mailsift/analyzers"
+	"github.com/mailsift/mailsift/pipeline"
 	"github.com/mailsift/mailsift/report"
 )
 
@@ -224,5 +227,41 @@ func TestVersion(t *testing.T) {
 	code, out, _ := execute(t, "", "version")
 	if code != exitOK || !strings.HasPrefix(out, "mailsift ") || !strings.Contains(out, "go1.") {
 		t.Fatalf("exit %d, %q", code, out)
+	}
+}
+
+func TestTailFollowsReports(t *testing.T) {
+	ctx := context.Background()
+	cfg := pipeline.Defaults()
+	cfg.StoreDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	conn, err := pipeline.Connect(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Setup(ctx, nil, pipeline.DefaultWorker()); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range []string{"clean", "malicious", "clean"} {
+		b, _ := json.Marshal(report.Report{Schema: report.Schema, ID: fmt.Sprint(i), Verdict: analyzers.Verdict(v), Subject: "s" + fmt.Sprint(i)})
+		if _, err := conn.JS.Publish(ctx, pipeline.SubjectReportPrefix+v, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "tail.yaml")
+	if err := os.WriteFile(path, []byte("nats:\n  url: "+conn.ClientURL()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := execute(t, "", "tail", "-c", path, "--all", "--json", "--count", "2")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[1], `"id":"1"`) {
+		t.Fatalf("tail printed %q", out)
+	}
+	code, out, _ = execute(t, "", "tail", "-c", path, "--all", "--verdict", "malicious", "-n", "1")
+	if code != exitOK || !strings.Contains(out, "s1") || strings.Contains(out, "s0") {
+		t.Fatalf("tail --verdict malicious printed %q", out)
 	}
 }

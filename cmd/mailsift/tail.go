@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"time"
 
@@ -18,6 +18,7 @@ func newTailCmd() *cobra.Command {
 		asJSON  bool
 		since   time.Duration
 		all     bool
+		count   int
 	)
 	cmd := &cobra.Command{
 		Use:   "tail [-c mailsift.yaml] [--verdict V] [--json] [--since 1h | --all]",
@@ -30,7 +31,8 @@ process uses the same store_dir; set nats.listen on the service and point
 tail's nats.url at it to follow a running service.`,
 		Example: `  mailsift tail -c mailsift.yaml
   mailsift tail -c mailsift.yaml --verdict malicious --json | jq .subject
-  mailsift tail -c mailsift.yaml --since 24h`,
+  mailsift tail -c mailsift.yaml --since 24h
+  mailsift tail -c mailsift.yaml --all --count 10`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := loadFile(cfgPath)
@@ -58,13 +60,18 @@ tail's nats.url at it to follow a running service.`,
 			}
 			out := cmd.OutOrStdout()
 			tab := report.NewTable(out)
+			seen := 0
 			err = conn.Follow(cmd.Context(), o, func(r *report.Report, raw []byte) error {
+				var err error
 				if asJSON {
-					var compact json.RawMessage = raw
-					_, err := fmt.Fprintf(out, "%s\n", compact)
-					return err
+					_, err = fmt.Fprintf(out, "%s\n", bytes.TrimSpace(raw))
+				} else {
+					err = tab.Write(r)
 				}
-				return tab.Write(r)
+				if seen++; err == nil && count > 0 && seen >= count {
+					return pipeline.ErrStop
+				}
+				return err
 			})
 			if cmd.Context().Err() != nil {
 				return nil
@@ -77,5 +84,6 @@ tail's nats.url at it to follow a running service.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print reports as JSON lines")
 	cmd.Flags().DurationVar(&since, "since", 0, "first replay reports stored this long ago")
 	cmd.Flags().BoolVar(&all, "all", false, "first replay every stored report")
+	cmd.Flags().IntVarP(&count, "count", "n", 0, "exit after this many reports (0: follow until interrupted)")
 	return cmd
 }
