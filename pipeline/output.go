@@ -223,6 +223,28 @@ func (c *Conn) RunOutput(ctx context.Context, oc OutputConfig, out Output, log *
 	}
 }
 
+// WaitOutputs blocks until the consumers of the given outputs have
+// everything on REPORTS acknowledged: each output has taken every report.
+func (c *Conn) WaitOutputs(ctx context.Context, outs []OutputConfig) error {
+	for _, oc := range outs {
+		for {
+			cons, err := c.JS.Consumer(ctx, StreamReports, oc.ConsumerName())
+			if err == nil {
+				info, err := cons.Info(ctx)
+				if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
 // JSONL appends one report per line to a file; Flush syncs it, so a report
 // acknowledged is a report on disk. With a size limit the file is rotated:
 // renamed with a timestamp suffix and started anew.

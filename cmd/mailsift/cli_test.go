@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailsift/mailsift/analyzers"
+	"github.com/mailsift/mailsift/ingest/pop3"
 	"github.com/mailsift/mailsift/pipeline"
 	"github.com/mailsift/mailsift/report"
 )
@@ -263,5 +265,70 @@ func TestTailFollowsReports(t *testing.T) {
 	code, out, _ = execute(t, "", "tail", "-c", path, "--all", "--verdict", "malicious", "-n", "1")
 	if code != exitOK || !strings.Contains(out, "s1") || strings.Contains(out, "s0") {
 		t.Fatalf("tail --verdict malicious printed %q", out)
+	}
+}
+
+func TestRunOnceWritesEveryReportToJSONL(t *testing.T) {
+	dir := t.TempDir()
+	mailDir := filepath.Join(dir, "mail")
+	n, err := copyEML(os.DirFS(samples), ".", mailDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &pop3.Server{Backend: pop3.NewDirBackend(mailDir), Users: map[string]string{"ops": "pw"}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	t.Setenv("TEST_RUN_PW", "pw")
+	jsonl := filepath.Join(dir, "reports.jsonl")
+	cfg := fmt.Sprintf(`nats:
+  store_dir: %s
+mailboxes:
+  - name: support
+    host: 127.0.0.1
+    port: %d
+    tls: none
+    username: ops
+    password_env: TEST_RUN_PW
+    delete: never
+outputs:
+  - {type: jsonl, path: %s}
+log:
+  level: warn
+`, filepath.Join(dir, "nats"), ln.Addr().(*net.TCPAddr).Port, jsonl)
+	path := filepath.Join(dir, "mailsift.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 2; round++ {
+		code, _, errOut := execute(t, "", "run", "-c", path, "--once")
+		if code != exitOK {
+			t.Fatalf("round %d: exit %d: %s", round, code, errOut)
+		}
+		b, err := os.ReadFile(jsonl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var r report.Report
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("round %d: bad line: %v", round, err)
+			}
+			if ids[r.ID] {
+				t.Errorf("round %d: report %s twice", round, r.ID)
+			}
+			ids[r.ID] = true
+		}
+		// delete: never, so the second run finds nothing new and adds nothing.
+		if len(ids) != n {
+			t.Fatalf("round %d: %d reports in JSONL, want %d", round, len(ids), n)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(mailDir, "*.eml")); len(left) != n {
+		t.Errorf("delete: never, but %d of %d messages left on the server", len(left), n)
 	}
 }

@@ -220,7 +220,8 @@ func serve(ctx context.Context, f *File, o serveOptions) error {
 	log.Info("waiting for reports", "messages", want)
 	select {
 	case <-seen.wait(ids, want):
-		return nil
+		// Every report is stored; let the outputs take them before leaving.
+		return conn.WaitOutputs(ctx, f.Outputs)
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
