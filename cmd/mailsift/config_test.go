@@ -19,6 +19,7 @@ import (
 	"github.com/mailsift/mailsift/analyzers/attachments"
 	"github.com/mailsift/mailsift/analyzers/headers"
 	"github.com/mailsift/mailsift/analyzers/mime"
+	"github.com/mailsift/mailsift/analyzers/phishing"
 	"github.com/mailsift/mailsift/config"
 	"github.com/mailsift/mailsift/ingest"
 	"github.com/mailsift/mailsift/pipeline"
@@ -35,6 +36,7 @@ var builtinConfigs = map[string]any{
 	headers.Name:     headers.DefaultConfig(),
 	attachments.Name: attachments.DefaultConfig(),
 	mime.Name:        mime.DefaultConfig(),
+	phishing.Name:    phishing.DefaultConfig(),
 }
 
 // TestConfigExampleLoads checks that the annotated reference config loads

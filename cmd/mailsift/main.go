@@ -17,6 +17,7 @@ import (
 	_ "github.com/mailsift/mailsift/analyzers/attachments"
 	_ "github.com/mailsift/mailsift/analyzers/headers"
 	_ "github.com/mailsift/mailsift/analyzers/mime"
+	_ "github.com/mailsift/mailsift/analyzers/phishing"
 )
 
 // Exit codes: 0 done, 1 bad input or failure, 3 a scanned message is

@@ -1,0 +1,1023 @@
+// Package phishing is the built-in analyzer that looks for the tricks of
+// phishing mail in its links and its sender: link text that shows one
+// domain and leads to another, hosts that imitate a brand or the
+// recipient's own domain, IP addresses, shorteners and free hosting,
+// script and data links, forms, credential-harvesting words, and senders
+// whose name claims a brand their address does not belong to. Links
+// rewritten by Proofpoint URL Defense or Microsoft Safe Links are judged by
+// their real destination.
+//
+// It works offline: no lookups, only the message and a history of sender
+// domains per mailbox kept in the shared state.
+package phishing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/mailsift/mailsift/analyzers"
+)
+
+// Name is the analyzer's name in configs and reports.
+const Name = "phishing"
+
+// Symbols.
+const (
+	LinkTextMismatch = "PHISH_LINK_TEXT_MISMATCH"
+	LinkIP           = "PHISH_LINK_IP"
+	LinkUserinfo     = "PHISH_LINK_USERINFO"
+	LinkPunycode     = "PHISH_LINK_PUNYCODE"
+	LinkMixedScript  = "PHISH_LINK_MIXED_SCRIPT"
+	LinkLookalike    = "PHISH_LINK_LOOKALIKE_BRAND"
+	LinkBrandInHost  = "PHISH_LINK_BRAND_IN_HOST"
+	LinkLookalikeOwn = "PHISH_LINK_LOOKALIKE_OWN"
+	LinkShortener    = "PHISH_LINK_SHORTENER"
+	LinkHosted       = "PHISH_LINK_HOSTED_PAGE"
+	LinkData         = "PHISH_LINK_DATA"
+	LinkScript       = "PHISH_LINK_SCRIPT"
+	Form             = "PHISH_FORM"
+	FormElsewhere    = "PHISH_FORM_ELSEWHERE"
+	PasswordField    = "PHISH_PASSWORD_FIELD"
+	CredentialWords  = "PHISH_CREDENTIAL_WORDS"
+	HTMLAttachment   = "PHISH_HTML_ATTACHMENT"
+
+	DisplayNameBrand  = "PHISH_DISPLAY_NAME_BRAND"
+	DisplayNameDomain = "PHISH_DISPLAY_NAME_DOMAIN"
+	FromLookalike     = "PHISH_FROM_LOOKALIKE_BRAND"
+	FromLookalikeOwn  = "PHISH_FROM_LOOKALIKE_OWN"
+	ReplyToFreemail   = "PHISH_REPLYTO_FREEMAIL"
+	ReturnPathOther   = "PHISH_RETURN_PATH_MISMATCH"
+	ObfuscatedHeader  = "PHISH_OBFUSCATED_HEADER"
+	RecipientSubject  = "PHISH_RCPT_IN_SUBJECT"
+	SenderFirstSeen   = "PHISH_SENDER_FIRST_SEEN"
+)
+
+// defaultScores: a look-alike domain or a link whose text lies about its
+// destination is suspicious alone; weaker signs (a shortener, a brand
+// name in a host, a Return-Path elsewhere) only count with others.
+var defaultScores = map[string]float64{
+	LinkTextMismatch: 6,
+	LinkIP:           4,
+	LinkUserinfo:     4,
+	LinkPunycode:     2,
+	LinkMixedScript:  5,
+	LinkLookalike:    7,
+	LinkBrandInHost:  3,
+	LinkLookalikeOwn: 7,
+	LinkShortener:    1.5,
+	LinkHosted:       2.5,
+	LinkData:         5,
+	LinkScript:       5,
+	Form:             3,
+	FormElsewhere:    3,
+	PasswordField:    4,
+	CredentialWords:  3.5,
+	HTMLAttachment:   4,
+
+	DisplayNameBrand:  4,
+	DisplayNameDomain: 3,
+	FromLookalike:     7,
+	FromLookalikeOwn:  7,
+	ReplyToFreemail:   2,
+	ReturnPathOther:   0.5,
+	ObfuscatedHeader:  3,
+	RecipientSubject:  2,
+	SenderFirstSeen:   1,
+}
+
+// Config is the analyzer's section of the config file.
+type Config struct {
+	// Brands replaces the built-in list of impersonated brands when set.
+	Brands []Brand `yaml:"brands"`
+	// ExtraBrands are added to Brands: your own company, your bank.
+	ExtraBrands []Brand `yaml:"extra_brands"`
+	// OwnDomains are the recipients' own domains, whose look-alikes are
+	// suspect. The domains of the To, Cc and Delivered-To addresses of each
+	// message are added to them.
+	OwnDomains []string `yaml:"own_domains"`
+	// Shorteners and Hosting replace the built-in lists when set; entries
+	// match a host and its subdomains.
+	Shorteners []string `yaml:"shorteners"`
+	Hosting    []string `yaml:"hosting"`
+	// FirstSeenTTL is how long a sender domain stays known to a mailbox
+	// after its last mail; 0 keeps it for ever.
+	FirstSeenTTL time.Duration `yaml:"first_seen_ttl"`
+	// Suspicious and Malicious are the score thresholds of the verdict;
+	// 0 turns a level off.
+	Suspicious float64 `yaml:"suspicious"`
+	Malicious  float64 `yaml:"malicious"`
+	// Scores overrides the score of any symbol by name.
+	Scores map[string]float64 `yaml:"scores"`
+}
+
+// DefaultConfig is the configuration of an analyzer with no options set.
+// The lists are left empty: empty means the built-in ones, so that a
+// config file does not freeze today's lists.
+func DefaultConfig() Config {
+	return Config{FirstSeenTTL: 8760 * time.Hour, Suspicious: 5, Malicious: 15}
+}
+
+func init() {
+	analyzers.Register(analyzers.Registration{
+		Name:     Name,
+		Security: true,
+		Doc:      "phishing links and senders: text/destination mismatch, look-alike domains, forms, credential words, brand impersonation",
+		New: func(opts analyzers.Options) (analyzers.Analyzer, error) {
+			cfg := DefaultConfig()
+			if opts != nil {
+				if err := opts.Decode(&cfg); err != nil {
+					return nil, err
+				}
+			}
+			return New(cfg)
+		},
+	})
+}
+
+// brand is a Brand prepared for matching.
+type brand struct {
+	name    string     // as configured, for options
+	words   [][]string // each name as skeleton words
+	labels  []string   // each name's skeleton without blanks ("bankofamerica")
+	domains map[string]bool
+}
+
+// Analyzer looks for phishing. It is safe for concurrent use once
+// attached.
+type Analyzer struct {
+	cfg        Config
+	scores     map[string]float64
+	brands     []brand
+	own        []string
+	shorteners []string
+	hosting    []string
+	senders    analyzers.KV // nil until Attach
+}
+
+// New builds the analyzer.
+func New(cfg Config) (*Analyzer, error) {
+	scores := maps.Clone(defaultScores)
+	for k, v := range cfg.Scores {
+		if _, ok := scores[k]; !ok {
+			return nil, fmt.Errorf("scores: unknown symbol %q (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(defaultScores)), ", "))
+		}
+		scores[k] = v
+	}
+	if cfg.FirstSeenTTL < 0 {
+		return nil, fmt.Errorf("first_seen_ttl %v is negative", cfg.FirstSeenTTL)
+	}
+	a := &Analyzer{cfg: cfg, scores: scores, shorteners: defaultShorteners, hosting: defaultHosting}
+	list := defaultBrands
+	if cfg.Brands != nil {
+		list = cfg.Brands
+	}
+	for i, b := range append(slices.Clone(list), cfg.ExtraBrands...) {
+		if len(b.Names) == 0 || len(b.Domains) == 0 {
+			return nil, fmt.Errorf("brands: entry %d needs names and domains", i+1)
+		}
+		pb := brand{name: b.Names[0], domains: map[string]bool{}}
+		for _, n := range b.Names {
+			w := words(n)
+			if len(w) == 0 {
+				return nil, fmt.Errorf("brands: name %q has no letters", n)
+			}
+			pb.words = append(pb.words, w)
+			pb.labels = append(pb.labels, strings.Join(w, ""))
+		}
+		for _, d := range b.Domains {
+			d = strings.ToLower(strings.TrimSpace(d))
+			if d == "" {
+				return nil, fmt.Errorf("brands %q: empty domain", b.Names[0])
+			}
+			pb.domains[registered(d)] = true
+		}
+		a.brands = append(a.brands, pb)
+	}
+	for _, d := range cfg.OwnDomains {
+		if d = strings.ToLower(strings.TrimSpace(d)); d == "" {
+			return nil, errors.New("own_domains: empty domain")
+		}
+		a.own = append(a.own, registered(d))
+	}
+	if cfg.Shorteners != nil {
+		a.shorteners = cfg.Shorteners
+	}
+	if cfg.Hosting != nil {
+		a.hosting = cfg.Hosting
+	}
+	return a, nil
+}
+
+func (a *Analyzer) Name() string { return Name }
+
+// senderBucket holds, per mailbox, the sender domains seen.
+const senderBucket = "phishing-senders"
+
+// Attach implements analyzers.Stateful: the history of sender domains.
+func (a *Analyzer) Attach(ctx context.Context, s analyzers.State) error {
+	kv, err := s.Bucket(ctx, senderBucket, a.cfg.FirstSeenTTL)
+	if err != nil {
+		return fmt.Errorf("phishing: opening bucket %s: %w", senderBucket, err)
+	}
+	a.senders = kv
+	return nil
+}
+
+// Data is the analyzer's result data.
+type Data struct {
+	// Links are the links judged, rewritten ones by their destination, at
+	// most maxDataLinks of them; LinksTotal counts them all.
+	Links      []Link `json:"links"`
+	LinksTotal int    `json:"links_total"`
+	// FromDomain is the registered domain of the first From address.
+	FromDomain string `json:"from_domain,omitempty"`
+	// OwnDomains are the recipient domains look-alikes were checked
+	// against.
+	OwnDomains []string `json:"own_domains,omitempty"`
+	// FirstSeen says whether this mailbox had no mail from FromDomain
+	// before; absent when no history is attached.
+	FirstSeen *bool `json:"first_seen,omitempty"`
+}
+
+// Link is one link as judged.
+type Link struct {
+	URL string `json:"url"`
+	// Original is the link as written when a gateway rewrote it, and Via
+	// the rewriters it went through.
+	Original string             `json:"original,omitempty"`
+	Via      []string           `json:"via,omitempty"`
+	Text     string             `json:"text,omitempty"`
+	Part     string             `json:"part"`
+	Kind     analyzers.LinkKind `json:"kind"`
+	Host     string             `json:"host,omitempty"`
+}
+
+const (
+	maxDataLinks = 100
+	// maxOptions bounds the options of one symbol.
+	maxOptions = 5
+)
+
+// finding collects the options of each symbol before it is added once.
+type finding struct {
+	order []string
+	opts  map[string][]string
+}
+
+func (f *finding) add(sym string, opt ...string) {
+	if f.opts == nil {
+		f.opts = map[string][]string{}
+	}
+	cur, ok := f.opts[sym]
+	if !ok {
+		f.order = append(f.order, sym)
+	}
+	for _, o := range opt {
+		if len(cur) < maxOptions && !slices.Contains(cur, o) {
+			cur = append(cur, o)
+		}
+	}
+	f.opts[sym] = cur
+}
+
+func (f *finding) has(sym string) bool { _, ok := f.opts[sym]; return ok }
+
+// judged is one link with what was worked out about it.
+type judged struct {
+	Link
+	h      host
+	web    bool // an http(s)/ftp link with a host
+	scheme string
+}
+
+// Analyze fails only when the sender history cannot be read or written.
+func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers.Result, error) {
+	var f finding
+	var d Data
+	from := firstFrom(m)
+	fromDom := ""
+	if from != nil {
+		fromDom = registered(domainOf(from.Address))
+	}
+	d.FromDomain = fromDom
+	own := a.ownDomains(m)
+	d.OwnDomains = own
+
+	links := a.links(m)
+	d.LinksTotal = len(links)
+	for i, l := range links {
+		if i < maxDataLinks {
+			d.Links = append(d.Links, l.Link)
+		}
+	}
+	offDomain := a.judgeLinks(&f, links, fromDom, own)
+	a.judgeHTML(&f, m, fromDom)
+	a.judgeWords(&f, m, links, fromDom, offDomain)
+	a.judgeSender(&f, m, from, fromDom, own)
+
+	var r analyzers.Result
+	for _, sym := range f.order {
+		r.Add(sym, a.scores[sym], f.opts[sym]...)
+	}
+	if fromDom != "" && a.senders != nil {
+		first, err := a.firstSeen(ctx, m, fromDom)
+		if err != nil {
+			return analyzers.Result{}, err
+		}
+		d.FirstSeen = &first
+		// Every sender is new once, so a new one only adds weight to
+		// other signs.
+		if first && len(r.Symbols) > 0 && r.Score > 0 {
+			r.Add(SenderFirstSeen, a.scores[SenderFirstSeen], fromDom)
+		}
+	}
+	r.Verdict = a.verdict(r.Score)
+	if err := r.SetData(d); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+func (a *Analyzer) verdict(score float64) analyzers.Verdict {
+	switch {
+	case a.cfg.Malicious > 0 && score >= a.cfg.Malicious:
+		return analyzers.VerdictMalicious
+	case a.cfg.Suspicious > 0 && score >= a.cfg.Suspicious:
+		return analyzers.VerdictSuspicious
+	}
+	return analyzers.VerdictClean
+}
+
+func firstFrom(m *analyzers.Message) *mail.Address {
+	if len(m.Header.From) == 0 {
+		return nil
+	}
+	return m.Header.From[0]
+}
+
+// ownDomains are the configured own domains plus the recipients'.
+func (a *Analyzer) ownDomains(m *analyzers.Message) []string {
+	out := slices.Clone(a.own)
+	add := func(addr string) {
+		if d := domainOf(addr); d != "" && strings.Contains(d, ".") {
+			if r := registered(d); !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	for _, l := range [][]*mail.Address{m.Header.To, m.Header.Cc} {
+		for _, ad := range l {
+			add(ad.Address)
+		}
+	}
+	for _, k := range []string{"Delivered-To", "X-Original-To"} {
+		for _, v := range m.Header.Values(k) {
+			add(strings.TrimSpace(v))
+		}
+	}
+	return out
+}
+
+// links gathers the message's links and those of attached HTML files,
+// rewritten ones replaced by their destination.
+func (a *Analyzer) links(m *analyzers.Message) []judged {
+	all := slices.Clone(m.Links)
+	for _, p := range m.Attachments {
+		if isHTMLFile(p) {
+			all = append(all, analyzers.HTMLLinks(partText(p), p.Path)...)
+		}
+	}
+	out := make([]judged, 0, len(all))
+	for _, l := range all {
+		j := judged{Link: Link{URL: l.URL, Text: l.Text, Part: l.Part, Kind: l.Kind}}
+		if dest, via := Unwrap(l.URL); len(via) > 0 {
+			j.Original, j.URL, j.Via = l.URL, dest, via
+		}
+		j.scheme = scheme(j.URL)
+		if h, ok := parseHost(j.URL); ok {
+			j.h, j.web = h, true
+			j.Host = h.display
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func isHTMLFile(p *analyzers.Part) bool {
+	name := strings.ToLower(p.Filename)
+	for _, ext := range []string{".htm", ".html", ".xhtml", ".shtml", ".svg", ".mht"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return p.ContentType == "text/html" || p.ContentType == "image/svg+xml"
+}
+
+func partText(p *analyzers.Part) string {
+	return strings.ToValidUTF8(string(p.Content), "\uFFFD")
+}
+
+func scheme(u string) string {
+	u = strings.TrimSpace(u)
+	clean := strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, u)
+	if i := strings.IndexByte(clean, ':'); i > 0 {
+		s := strings.ToLower(clean[:i])
+		for _, c := range s {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+				return ""
+			}
+		}
+		return s
+	}
+	return ""
+}
+
+// clickable links are those a reader follows or submits to; resources a
+// client loads by itself (images) are not judged as links.
+func clickable(k analyzers.LinkKind) bool {
+	return k == analyzers.LinkHref || k == analyzers.LinkText || k == analyzers.LinkFormAction
+}
+
+// judgeLinks adds the link symbols and returns the clickable web links
+// that lead off the sender's registered domain.
+func (a *Analyzer) judgeLinks(f *finding, links []judged, fromDom string, own []string) []judged {
+	var off []judged
+	for _, l := range links {
+		if !clickable(l.Kind) {
+			continue
+		}
+		switch l.scheme {
+		case "javascript", "vbscript":
+			f.add(LinkScript, short(l.URL))
+			continue
+		case "data":
+			f.add(LinkData, short(l.URL))
+			continue
+		}
+		if !l.web {
+			continue
+		}
+		h := l.h
+		if h.reg != fromDom {
+			off = append(off, l)
+		}
+		if h.userinfo {
+			f.add(LinkUserinfo, short(l.URL))
+		}
+		if h.ip {
+			f.add(LinkIP, h.ascii)
+		}
+		if l.Kind == analyzers.LinkHref {
+			if shown := shownHost(l.Text); shown != "" && shown != h.reg && shown != fromDom && !a.sameBrand(shown, h.reg) {
+				f.add(LinkTextMismatch, "shown="+shown, "goes="+h.display)
+			}
+		}
+		if h.ip {
+			continue
+		}
+		if strings.Contains(h.ascii, "xn--") {
+			f.add(LinkPunycode, h.display)
+			for _, label := range strings.Split(h.display, ".") {
+				if mixedScript(label) {
+					f.add(LinkMixedScript, h.display)
+				}
+			}
+		}
+		if b, how := a.brandLookalike(h); how != "" {
+			sym := LinkLookalike
+			if how == "in-host" {
+				sym = LinkBrandInHost
+			}
+			f.add(sym, h.display+"~"+b)
+		}
+		if o := lookalikeOf(h.reg, own); o != "" {
+			f.add(LinkLookalikeOwn, h.display+"~"+o)
+		}
+		if matchesAny(h.ascii, a.shorteners) {
+			f.add(LinkShortener, h.ascii)
+		}
+		if matchesAny(h.ascii, a.hosting) && !a.sameBrand(fromDom, h.reg) {
+			f.add(LinkHosted, h.ascii)
+		}
+	}
+	return off
+}
+
+func short(s string) string {
+	if utf8.RuneCountInString(s) > 80 {
+		return string([]rune(s)[:80]) + "…"
+	}
+	return s
+}
+
+// matchesAny says whether host is one of list or below one of them.
+func matchesAny(host string, list []string) bool {
+	for _, e := range list {
+		if host == e || strings.HasSuffix(host, "."+e) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameBrand says whether two registered domains belong to one brand.
+func (a *Analyzer) sameBrand(x, y string) bool {
+	for _, b := range a.brands {
+		if b.domains[x] && b.domains[y] {
+			return true
+		}
+	}
+	return false
+}
+
+var shownDomain = regexp.MustCompile(`(?i)^(?:[a-z][a-z0-9+.-]*://)?(?:[^\s/@]+@)?((?:[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?\.)+[\p{L}]{2,63})\.?(?::\d+)?(?:[/?#]\S*)?$`)
+
+// shownHost is the registered domain that a link's text shows, when the
+// text is a URL or a bare domain name ("paypal.com", "www.bank.example/
+// login"), or "".
+func shownHost(text string) string {
+	t := strings.TrimSpace(text)
+	if t == "" || strings.ContainsAny(t, " \t") {
+		return ""
+	}
+	m := shownDomain.FindStringSubmatch(t)
+	if m == nil {
+		return ""
+	}
+	name := strings.ToLower(m[1])
+	if _, icann := publicsuffix.PublicSuffix(name); !icann && !strings.Contains(t, "://") {
+		// "file.pdf" or "v2.config": not a domain someone means to show.
+		return ""
+	}
+	h, ok := parseHost("http://" + name)
+	if !ok || h.ip {
+		return ""
+	}
+	return h.reg
+}
+
+// brandLookalike says which brand a host imitates and how: "lookalike"
+// when its registered domain is a brand's written with look-alike letters
+// or one typo away, "in-host" when a brand's name is a label or word of a
+// host that is not the brand's.
+func (a *Analyzer) brandLookalike(h host) (string, string) {
+	if h.ip {
+		return "", ""
+	}
+	label, suffix := splitReg(h.reg)
+	if label == "" {
+		return "", ""
+	}
+	for _, b := range a.brands {
+		if b.domains[h.reg] {
+			return "", ""
+		}
+	}
+	sk := skeleton2(label)
+	for _, b := range a.brands {
+		for d := range b.domains {
+			bl, bs := splitReg(d)
+			bsk := skeleton2(bl)
+			if len(bsk) < 4 {
+				continue
+			}
+			if sk == bsk && label != bl {
+				return b.name, "lookalike"
+			}
+			if utf8.RuneCountInString(bsk) >= 5 && nearMiss(sk, bsk) {
+				return b.name, "lookalike"
+			}
+			_ = bs
+		}
+	}
+	// A brand's name among the words of the host: paypal.com-login.example,
+	// secure-paypal.example, paypal.example (the brand's name on another
+	// suffix).
+	hostWords := hostTokens(h.ascii, suffix)
+	for _, b := range a.brands {
+		for _, n := range b.labels {
+			for _, w := range hostWords {
+				if w == n || len(n) >= 6 && strings.Contains(w, n) {
+					return b.name, "in-host"
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
+// splitReg splits a registered domain into its label and public suffix.
+func splitReg(reg string) (label, suffix string) {
+	suffix, _ = publicsuffix.PublicSuffix(reg)
+	label = strings.TrimSuffix(strings.TrimSuffix(reg, suffix), ".")
+	return label, suffix
+}
+
+// hostTokens are the words of a host name below its public suffix, split
+// at dots and hyphens, as skeletons.
+func hostTokens(ascii, suffix string) []string {
+	name := strings.TrimSuffix(strings.TrimSuffix(ascii, suffix), ".")
+	var out []string
+	for _, w := range strings.FieldsFunc(name, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
+		if s := skeleton2(w); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// lookalikeOf returns the domain of list that reg imitates: the same
+// letters after look-alike folding, or one typo away, without being it.
+func lookalikeOf(reg string, list []string) string {
+	label, _ := splitReg(reg)
+	if label == "" {
+		return ""
+	}
+	sk := skeleton2(label)
+	for _, o := range list {
+		if o == reg {
+			continue
+		}
+		ol, _ := splitReg(o)
+		osk := skeleton2(ol)
+		if len(osk) < 4 {
+			continue
+		}
+		if sk == osk && label != ol || utf8.RuneCountInString(osk) >= 5 && nearMiss(sk, osk) {
+			return o
+		}
+	}
+	return ""
+}
+
+// skeleton2 is skeleton of an ASCII label or a Unicode one (punycode
+// decoded), so "xn--pypal-4ve.com" compares as "pаypal".
+func skeleton2(s string) string {
+	if strings.HasPrefix(s, "xn--") {
+		if u, err := idna.Display.ToUnicode(s); err == nil {
+			s = u
+		}
+	}
+	return skeleton(s)
+}
+
+// words splits s into its words, each folded to its skeleton.
+func words(s string) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '&' && r != '\'' }) {
+		if sk := skeleton(strings.Trim(w, "&'")); sk != "" {
+			out = append(out, sk)
+		} else if w == "&" {
+			out = append(out, "&")
+		}
+	}
+	return out
+}
+
+// judgeHTML looks at the forms of the message's HTML and at attached HTML
+// files.
+func (a *Analyzer) judgeHTML(f *finding, m *analyzers.Message, fromDom string) {
+	if m.HTML != "" {
+		s := scanHTML(m.HTML)
+		if s.forms > 0 {
+			f.add(Form, fmt.Sprintf("%d form(s)", s.forms))
+		}
+		if s.password {
+			f.add(PasswordField)
+		}
+	}
+	for _, l := range m.Links {
+		if l.Kind != analyzers.LinkFormAction {
+			continue
+		}
+		if h, ok := parseHost(l.URL); ok && h.reg != fromDom {
+			f.add(FormElsewhere, h.display)
+		}
+	}
+	for _, p := range m.Attachments {
+		if !isHTMLFile(p) {
+			continue
+		}
+		s := scanHTML(partText(p))
+		var why []string
+		if s.forms > 0 {
+			why = append(why, "form")
+		}
+		if s.password {
+			why = append(why, "password field")
+			f.add(PasswordField, p.Filename)
+		}
+		if s.redirect {
+			why = append(why, "redirect")
+		}
+		if s.script {
+			why = append(why, "script")
+		}
+		if len(why) > 0 {
+			name := p.Filename
+			if name == "" {
+				name = "part " + p.Path
+			}
+			f.add(HTMLAttachment, name+": "+strings.Join(why, ", "))
+		}
+	}
+}
+
+type htmlScan struct {
+	forms    int
+	password bool
+	redirect bool // a meta refresh to elsewhere
+	script   bool // a script that navigates, decodes or writes a page
+}
+
+var navigatingScript = regexp.MustCompile(`(?i)(window\.)?location(\.href|\.replace|\.assign)?\s*[=(]|window\.open\s*\(|atob\s*\(|document\.write\s*\(|unescape\s*\(|eval\s*\(|fetch\s*\(|XMLHttpRequest`)
+
+func scanHTML(s string) htmlScan {
+	var out htmlScan
+	z := html.NewTokenizer(strings.NewReader(s))
+	inScript := false
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return out
+		case html.TextToken:
+			if inScript && navigatingScript.Match(z.Text()) {
+				out.script = true
+			}
+		case html.EndTagToken:
+			if name, _ := z.TagName(); atom.Lookup(name) == atom.Script {
+				inScript = false
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, more := z.TagName()
+			tag := atom.Lookup(name)
+			attrs := map[string]string{}
+			for more {
+				var k, v []byte
+				k, v, more = z.TagAttr()
+				attrs[string(k)] = string(v)
+			}
+			switch tag {
+			case atom.Form:
+				out.forms++
+			case atom.Input:
+				if strings.EqualFold(strings.TrimSpace(attrs["type"]), "password") {
+					out.password = true
+				}
+			case atom.Meta:
+				if strings.EqualFold(attrs["http-equiv"], "refresh") && strings.Contains(strings.ToLower(attrs["content"]), "url=") {
+					out.redirect = true
+				}
+			case atom.Script:
+				inScript = tt == html.StartTagToken
+			}
+		}
+	}
+}
+
+// credentialPhrases are what credential-harvesting mail says to make the
+// reader log in at once, in the languages phishing most often arrives in.
+var credentialPhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
+	`\b(verify|confirm|validate|update|reactivate|restore|unlock|secure|re-?activate)\s+(your|the|this)\s+(account|identity|e-?mail|information|details|wallet|mailbox|payment|billing|card|password|login|access)`,
+	`\b(account|mailbox|wallet|card|profile|access)\b[^.\n]{0,40}\b(suspend|lock|limit|disabl|deactivat|restrict|terminat|on hold|block|clos|expir|delet)`,
+	`\b(unusual|suspicious|unauthori[sz]ed|unrecogni[sz]ed)\s+(sign[- ]?in|log[- ]?in|activity|access|transaction|attempt)`,
+	`\bpassword\s+(will\s+)?(expire|reset|change)`,
+	`\b(re-?enter|enter|provide)\s+your\s+(password|credentials|login|pin|card)`,
+	`\b(seed|recovery|secret)\s+phrase`,
+	`\b(sign|log)\s?in\s+to\s+(view|access|read|open|continue|confirm|verify|restore|keep)`,
+	`\b(mailbox|storage|e-?mail)\s+(is\s+)?(full|almost full|quota|over quota)`,
+	`\b(pending|undelivered|held|blocked)\s+(messages|e-?mails|mails|incoming)`,
+	`\b(claim|collect|redeem)\s+(your|the)\s+(reward|prize|refund|gift|bonus|points)`,
+	`\byou('ve| have)\s+(won|been selected|been chosen)`,
+	`\b(final|last)\s+(notice|reminder|warning)`,
+	`\bkonto\b[^.\n]{0,40}\b(gesperrt|eingeschr[äa]nkt|deaktiviert|gesperrt)`,
+	`\b(best[äa]tigen|verifizieren|aktualisieren)\s+sie\s+(ihr|ihre|jetzt)`,
+	`\b(sua|seu)\s+(conta|cart[ãa]o|cadastro)\b[^.\n]{0,40}\b(bloque|suspen|expir|desativ)`,
+	`\b(atualize|confirme|valide)\s+(seus|sua|seu)\s+(dados|cadastro|conta)`,
+	`\bpontos\b[^.\n]{0,60}\bexpira`,
+	`\b(su|tu)\s+cuenta\b[^.\n]{0,40}\b(bloquead|suspendid|desactivad)`,
+	`\bvotre\s+compte\b[^.\n]{0,40}\b(bloqu|suspendu|d[ée]sactiv|expir)`,
+}, "|"))
+
+// callToAction is link text that asks the reader to log in or hand over
+// something.
+var callToAction = regexp.MustCompile(`(?i)^\W*((verify|confirm|log ?in|sign ?in|unlock|update|validate|restore|reactivate|secure|claim|review|access)\b|(view|open|download|play|read)\s+(the\s+|your\s+)?(document|file|pdf|invoice|message|voicemail|statement|fax|attachment))`)
+
+// judgeWords adds CredentialWords when the mail's words press for a login
+// and it has links that lead off the sender's domain.
+func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, fromDom string, off []judged) {
+	if len(off) == 0 {
+		return
+	}
+	text := m.Header.Subject + "\n" + m.Text
+	if m.HTML != "" {
+		text += "\n" + analyzers.HTMLText(m.HTML)
+	}
+	var found []string
+	for _, hit := range credentialPhrases.FindAllString(text, 20) {
+		found = append(found, strings.ToLower(strings.Join(strings.Fields(hit), " ")))
+	}
+	for _, l := range off {
+		if l.Kind == analyzers.LinkHref && callToAction.MatchString(l.Text) {
+			found = append(found, "link: "+short(l.Text))
+		}
+	}
+	if len(found) > 0 {
+		f.add(CredentialWords, found...)
+	}
+}
+
+// judgeSender looks at the From, Reply-To, Return-Path and Subject.
+func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Address, fromDom string, own []string) {
+	h := &m.Header
+	if from != nil {
+		name := from.Name
+		if b := a.brandInName(name); b != nil && !b.domains[fromDom] {
+			f.add(DisplayNameBrand, "name="+b.name, "from="+fromDom)
+		}
+		if !strings.Contains(name, "@") {
+			for _, tok := range strings.Fields(name) {
+				if shown := shownHost(strings.Trim(tok, "()[]<>,;:\"'")); shown != "" && shown != fromDom && !a.sameBrand(shown, fromDom) {
+					f.add(DisplayNameDomain, "shown="+shown, "from="+fromDom)
+					break
+				}
+			}
+		}
+		if fh, ok := parseHost("http://" + domainOf(from.Address)); ok && fromDom != "" {
+			if b, how := a.brandLookalike(fh); how == "lookalike" {
+				f.add(FromLookalike, fromDom+"~"+b)
+			}
+			if o := lookalikeOf(fromDom, own); o != "" {
+				f.add(FromLookalikeOwn, fromDom+"~"+o)
+			}
+		}
+		for _, rt := range h.ReplyTo {
+			rd := registered(domainOf(rt.Address))
+			if freemail[rd] && rd != fromDom {
+				f.add(ReplyToFreemail, "reply-to="+rd, "from="+fromDom)
+				break
+			}
+		}
+		if rp := domainOf(h.ReturnPath); rp != "" && fromDom != "" {
+			if rd := registered(rp); rd != fromDom && !a.sameBrand(rd, fromDom) {
+				f.add(ReturnPathOther, "return-path="+rd, "from="+fromDom)
+			}
+		}
+		if obfuscated(name) {
+			f.add(ObfuscatedHeader, "from name: "+short(name))
+		}
+	}
+	if obfuscated(h.Subject) {
+		f.add(ObfuscatedHeader, "subject: "+short(h.Subject))
+	}
+	subj := strings.ToLower(h.Subject)
+	for _, l := range [][]*mail.Address{h.To, h.Cc} {
+		for _, ad := range l {
+			if addr := strings.ToLower(ad.Address); strings.Contains(addr, "@") && strings.Contains(subj, addr) {
+				f.add(RecipientSubject, addr)
+			}
+		}
+	}
+}
+
+// brandInName returns the brand a display name claims: one of its names
+// as whole words, after folding look-alike letters and joining letters
+// spaced out ("C o i n b a s e").
+func (a *Analyzer) brandInName(name string) *brand {
+	if name == "" {
+		return nil
+	}
+	w := joinSpaced(words(name))
+	for i := range a.brands {
+		b := &a.brands[i]
+		for _, bw := range b.words {
+			if containsRun(w, bw) {
+				return b
+			}
+		}
+	}
+	return nil
+}
+
+// joinSpaced joins runs of three or more one-letter words, the way
+// "P a y P a l" hides a name from word filters.
+func joinSpaced(ws []string) []string {
+	var out []string
+	for i := 0; i < len(ws); {
+		j := i
+		for j < len(ws) && utf8.RuneCountInString(ws[j]) == 1 {
+			j++
+		}
+		if j-i >= 3 {
+			out = append(out, strings.Join(ws[i:j], ""))
+			i = j
+			continue
+		}
+		out = append(out, ws[i])
+		i++
+	}
+	return out
+}
+
+func containsRun(ws, run []string) bool {
+	for i := 0; i+len(run) <= len(ws); i++ {
+		if slices.Equal(ws[i:i+len(run)], run) {
+			return true
+		}
+	}
+	return false
+}
+
+// obfuscated says whether a header text is written to slip past filters:
+// a word mixing scripts ("Pаypal" with a Cyrillic а), mathematical letter
+// forms, or a word spelled out letter by letter.
+func obfuscated(s string) bool {
+	if fancyLetters(s) {
+		return true
+	}
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) }) {
+		if mixedScript(w) {
+			return true
+		}
+	}
+	spaced := 0
+	for _, w := range strings.Fields(s) {
+		if utf8.RuneCountInString(w) == 1 && unicode.IsLetter([]rune(w)[0]) {
+			spaced++
+			if spaced >= 5 {
+				return true
+			}
+		} else {
+			spaced = 0
+		}
+	}
+	return false
+}
+
+// firstSeen records fromDom for the message's mailbox and says whether it
+// is new there. A redelivered message finds its own id and is still the
+// first.
+func (a *Analyzer) firstSeen(ctx context.Context, m *analyzers.Message, fromDom string) (bool, error) {
+	key := historyKey(m.Mailbox, fromDom)
+	id := []byte(m.ID)
+	_, err := a.senders.Create(ctx, key, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, analyzers.ErrExists):
+		return false, fmt.Errorf("phishing: recording sender %s: %w", fromDom, err)
+	}
+	v, _, err := a.senders.Get(ctx, key)
+	if err != nil && !errors.Is(err, analyzers.ErrNotFound) {
+		return false, fmt.Errorf("phishing: reading sender %s: %w", fromDom, err)
+	}
+	first := m.ID != "" && string(v) == m.ID
+	if !first {
+		// Written again, with the id of the mail that was first, so that
+		// the entry expires a TTL after the last mail.
+		if _, err := a.senders.Put(ctx, key, v); err != nil {
+			return false, fmt.Errorf("phishing: recording sender %s: %w", fromDom, err)
+		}
+	}
+	return first, nil
+}
+
+// historyKey is "<mailbox>.<domain>" in the characters KV keys allow.
+func historyKey(mailbox, domain string) string {
+	clean := func(s string) string {
+		s = strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+				return r
+			}
+			return '_'
+		}, s)
+		for strings.Contains(s, "..") {
+			s = strings.ReplaceAll(s, "..", ".")
+		}
+		if s = strings.Trim(s, "."); s == "" {
+			s = "_"
+		}
+		return s
+	}
+	return clean(mailbox) + "." + clean(domain)
+}
