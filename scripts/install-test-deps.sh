@@ -10,6 +10,9 @@ need="
 /usr/lib/dovecot/pop3:dovecot-pop3d
 fetchmail:fetchmail
 mpop:mpop
+/usr/sbin/clamd:clamav-daemon
+sigtool:clamav
+/usr/share/clamav-testfiles/clam.exe:clamav-testfiles
 "
 
 missing=""
