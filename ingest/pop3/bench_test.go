@@ -6,6 +6,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mailsift/mailsift/internal/dovecottest"
 )
 
 // BenchmarkFetch fetches 1,000 messages of 10 KB per op (a whole session:
@@ -21,7 +23,7 @@ func BenchmarkFetch(b *testing.B) {
 	for i := range contents {
 		contents[i] = synthMessage(rng, i+1, size)
 	}
-	ca := newTestCA(b)
+	ca := dovecottest.NewCA(b)
 
 	b.Run("own", func(b *testing.B) {
 		srv := startOwnServer(b, NewDirBackend(writeEML(b, contents)), ca.Server)
@@ -37,7 +39,7 @@ func BenchmarkFetch(b *testing.B) {
 	})
 
 	b.Run("dovecot", func(b *testing.B) {
-		d := startDovecot(b, "bench")
+		d := dovecottest.Start(b, "bench")
 		for i, c := range contents {
 			d.Deliver(b, "bench", i, c)
 		}
@@ -58,7 +60,7 @@ func BenchmarkFetch(b *testing.B) {
 func BenchmarkFetchLarge(b *testing.B) {
 	const n, size = 200, 500 << 10
 	rng := rand.New(rand.NewPCG(8, 1939))
-	d := startDovecot(b, "large")
+	d := dovecottest.Start(b, "large")
 	for i := range n {
 		d.Deliver(b, "large", i, synthMessage(rng, i+1, size))
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/mailsift/mailsift/internal/dovecottest"
 )
 
 func TestCheckWalkThrough(t *testing.T) {
-	ca := newTestCA(t)
+	ca := dovecottest.NewCA(t)
 	srv := startOwnServer(t, NewDirBackend(writeEML(t, [][]byte{[]byte("Subject: a\r\n\r\nx\r\n"), []byte("Subject: b\r\n\r\ny\r\n")})), ca.Server)
 	good := &Credentials{Username: testUser, Password: testPass}
 	tests := []struct {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailsift/mailsift/internal/dovecottest"
 )
 
 // edgeMessages are stored contents that POP3 clients have got wrong.
@@ -281,7 +283,7 @@ func TestInUse(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	ca := newTestCA(t)
+	ca := dovecottest.NewCA(t)
 	srv := startOwnServer(t, NewDirBackend(writeEML(t, [][]byte{[]byte("x\n")})), ca.Server)
 	ctx := context.Background()
 	plain := func(cfg *Config) {}
@@ -380,7 +382,7 @@ func TestSTLSRequired(t *testing.T) {
 		t.Fatalf("Dial starttls against a server without STLS: %v", err)
 	}
 	// And a certificate from an unknown CA is refused by default.
-	ca := newTestCA(t)
+	ca := dovecottest.NewCA(t)
 	srv2 := startOwnServer(t, NewDirBackend(writeEML(t, nil)), ca.Server)
 	_, err = Dial(context.Background(), Config{Addr: srv2.TLSAddr, TLS: TLSImplicit, CommandTimeout: 5 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "certificate") {

@@ -11,16 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// dovecotWire is what Dovecot sends for stored content: onWire, except
-// that an empty message still gets a line ending.
-func dovecotWire(stored []byte) []byte {
-	if len(stored) == 0 {
-		return []byte("\r\n")
-	}
-	return onWire(stored)
-}
+	"github.com/mailsift/mailsift/internal/dovecottest"
+)
 
 // synthMessage builds a realistic message of about size bytes with LF
 // endings, like a delivery agent stores: a dot-led line in every one, a
@@ -58,7 +51,7 @@ func synthMessage(rng *rand.Rand, n, size int) []byte {
 }
 
 func TestDovecot(t *testing.T) {
-	d := startDovecot(t, "authuser", "lockuser", "bulk", "deluser", "topuser")
+	d := dovecottest.Start(t, "authuser", "lockuser", "bulk", "deluser", "topuser")
 	ctx := context.Background()
 	pass := d.Password
 	plain := func(cfg *Config) { cfg.Addr, cfg.TLS, cfg.AllowPlaintext = d.Addr, TLSNone, true }
@@ -143,7 +136,7 @@ func TestDovecot(t *testing.T) {
 			want := map[[32]byte]int{} // sha256 of expected wire bytes -> how many
 			add := func(n int, content []byte) {
 				d.Deliver(t, "bulk", n, content)
-				want[sha256.Sum256(dovecotWire(content))]++
+				want[sha256.Sum256(dovecottest.Wire(content))]++
 			}
 			for i, m := range edgeMessages {
 				if m.name == "dot first line" {
@@ -226,7 +219,6 @@ func TestDovecot(t *testing.T) {
 			for n := range 6 {
 				d.Deliver(t, "deluser", n, fmt.Appendf(nil, "Subject: %d\n\nbody\n", n))
 			}
-			md := d.Maildir("deluser")
 			session := func(end func(c *Client) error) {
 				t.Helper()
 				c := mustLogin(t, stls, "deluser")
@@ -240,15 +232,15 @@ func TestDovecot(t *testing.T) {
 			session(func(c *Client) error { return c.Close() })
 			// Dovecot's session lock outlives a dropped connection by a moment.
 			time.Sleep(200 * time.Millisecond)
-			if n := len(maildirFiles(t, md)); n != 6 {
+			if n := len(d.Files(t, "deluser")); n != 6 {
 				t.Fatalf("%d files after DELE and a dropped connection, want 6", n)
 			}
 			session(func(c *Client) error { c.Rset(ctx); return c.Quit(ctx) })
-			if n := len(maildirFiles(t, md)); n != 6 {
+			if n := len(d.Files(t, "deluser")); n != 6 {
 				t.Fatalf("%d files after RSET and QUIT, want 6", n)
 			}
 			session(func(c *Client) error { return c.Quit(ctx) })
-			if n := len(maildirFiles(t, md)); n != 3 {
+			if n := len(d.Files(t, "deluser")); n != 3 {
 				t.Fatalf("%d files after DELE and QUIT, want 3", n)
 			}
 		})

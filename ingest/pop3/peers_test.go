@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailsift/mailsift/internal/dovecottest"
 )
 
 func needBinary(t *testing.T, name, pkg string) string {
@@ -123,7 +125,7 @@ func runPeer(t *testing.T, home string, okExit int, name string, args ...string)
 
 func TestFetchmail(t *testing.T) {
 	bin := needBinary(t, "fetchmail", "fetchmail")
-	ca := newTestCA(t)
+	ca := dovecottest.NewCA(t)
 	tests := []struct {
 		name string
 		opts string // poll options
@@ -203,7 +205,7 @@ func stripFetchmailReceived(b []byte) []byte {
 
 func TestMpop(t *testing.T) {
 	bin := needBinary(t, "mpop", "mpop")
-	ca := newTestCA(t)
+	ca := dovecottest.NewCA(t)
 	tests := []struct {
 		name     string
 		implicit bool

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailsift/mailsift/internal/dovecottest"
 )
 
 // rawSession writes a whole script at once, as a pipelining client does,
@@ -106,7 +108,7 @@ func TestServerTranscripts(t *testing.T) {
 // TestServerSTLSDiscardsPipelined: commands sent in the clear behind STLS
 // could be an attacker's; the server must not run them inside TLS.
 func TestServerSTLSDiscardsPipelined(t *testing.T) {
-	ca := newTestCA(t)
+	ca := dovecottest.NewCA(t)
 	srv := startOwnServer(t, NewDirBackend(writeEML(t, nil)), ca.Server)
 	c, err := net.Dial("tcp", srv.Addr)
 	if err != nil {
