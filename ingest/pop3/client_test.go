@@ -369,6 +369,13 @@ func TestPlaintextRefused(t *testing.T) {
 			if !tt.ok && !errors.Is(err, ErrPlaintext) {
 				t.Fatalf("Auth: %v, want ErrPlaintext", err)
 			}
+			if tt.ok {
+				// QUIT releases the maildrop before its reply; a bare close
+				// would leave the next subtest racing the server's unlock.
+				if err := c.Quit(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 		})
 	}
 }
