@@ -5,6 +5,7 @@
 package report
 
 import (
+	"encoding/json"
 	"net/mail"
 	"slices"
 	"time"
@@ -42,6 +43,8 @@ type Report struct {
 type Artifacts struct {
 	URLs        []string     `json:"urls"`
 	Attachments []Attachment `json:"attachments"`
+	// Keywords are the key phrases the keywords analyzer found, best first.
+	Keywords []string `json:"keywords,omitempty"`
 }
 
 // Attachment describes one file carried by the message.
@@ -147,8 +150,37 @@ func Build(env Envelope, results []analyzers.Result, p Policy, now time.Time) Re
 	if r.Artifacts.Attachments == nil {
 		r.Artifacts.Attachments = []Attachment{}
 	}
+	if len(r.Artifacts.Keywords) == 0 {
+		r.Artifacts.Keywords = keywordsOf(rs)
+	}
 	r.Verdict, r.Score = Judge(rs, p)
 	return r
+}
+
+// keywordsOf takes the phrases from the data of an answered keywords
+// result ({"keywords": [{"phrase": ...}, ...]}).
+func keywordsOf(results []analyzers.Result) []string {
+	for _, r := range results {
+		if r.Analyzer != "keywords" || r.Status != analyzers.StatusOK || len(r.Data) == 0 {
+			continue
+		}
+		var d struct {
+			Keywords []struct {
+				Phrase string `json:"phrase"`
+			} `json:"keywords"`
+		}
+		if json.Unmarshal(r.Data, &d) != nil {
+			return nil
+		}
+		var out []string
+		for _, k := range d.Keywords {
+			if k.Phrase != "" {
+				out = append(out, k.Phrase)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 // Judge computes the verdict and score of a set of results.
