@@ -163,7 +163,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Plugin, error) {
 	if cfg.Security != nil {
 		p.security = *cfg.Security
 	}
-	p.log.Info("plugin started", "command", path, "version", inst.desc.Version,
+	p.log.Debug("plugin started", "command", path, "version", inst.desc.Version,
 		"protocol", inst.desc.Protocol, "needs", inst.desc.Needs, "auto_mtls", cfg.autoMTLS())
 	return p, nil
 }

@@ -148,8 +148,9 @@ func logFields(obj map[string]any) (slog.Level, string, bool) {
 }
 
 // hcLogger passes go-plugin's own log lines (starting, exiting, dialing) to
-// slog at debug level, warnings and errors at warn: the host logs what
-// matters (a crash, a restart) itself, with more context.
+// slog at debug level, its errors (a process that exited with an error) at
+// warn: the host logs what matters (a crash, a restart) itself, with more
+// context.
 //
 // The logger go-plugin names after the plugin's executable is the one it
 // feeds the plugin's stderr to; it reports itself off, so go-plugin leaves
@@ -172,7 +173,7 @@ func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 		return
 	}
 	sl := slog.LevelDebug
-	if level >= hclog.Warn && !h.quiet {
+	if level >= hclog.Error && !h.quiet {
 		sl = slog.LevelWarn
 	}
 	if !h.log.Enabled(context.Background(), sl) {

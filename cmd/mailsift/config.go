@@ -12,6 +12,7 @@ import (
 	"github.com/mailsift/mailsift/config"
 	"github.com/mailsift/mailsift/ingest"
 	"github.com/mailsift/mailsift/pipeline"
+	"github.com/mailsift/mailsift/plugins"
 )
 
 // File is mailsift.yaml. Each section is owned by the package that uses it;
@@ -25,6 +26,7 @@ type File struct {
 	Outputs   []pipeline.OutputConfig `yaml:"outputs"`
 	Log       LogConfig               `yaml:"log"`
 	Metrics   MetricsConfig           `yaml:"metrics"`
+	Plugins   []plugins.Config        `yaml:"plugins"`
 
 	path string // where it was read from, for error messages
 }
@@ -96,6 +98,9 @@ func loadFile(path string) (*File, error) {
 	if _, err := newLogger(f.Log, false); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if err := checkPlugins(f.Plugins); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	return &f, nil
 }
 
@@ -158,8 +163,8 @@ func buildAnalyzers(f *File, only []string, offline bool) (*analyzerSet, error) 
 	var pick []string
 	if len(only) > 0 {
 		for _, name := range only {
-			if _, ok := analyzers.Lookup(name); !ok {
-				return nil, fmt.Errorf("analyzer %q: no such analyzer (known: %s)", name, strings.Join(registeredNames(), ", "))
+			if _, ok := analyzers.Lookup(name); !ok && !slices.Contains(pluginNames(f), name) {
+				return nil, fmt.Errorf("analyzer %q: no such analyzer (known: %s)", name, strings.Join(append(registeredNames(), pluginNames(f)...), ", "))
 			}
 		}
 		pick = only
@@ -178,6 +183,9 @@ func buildAnalyzers(f *File, only []string, offline bool) (*analyzerSet, error) 
 	pick = slices.Compact(pick)
 	set := &analyzerSet{security: map[string]bool{}}
 	for _, name := range pick {
+		if slices.Contains(pluginNames(f), name) {
+			continue
+		}
 		var opts analyzers.Options = analyzers.NoOptions{}
 		if n, ok := sections[name]; ok {
 			opts = n
@@ -194,10 +202,66 @@ func buildAnalyzers(f *File, only []string, offline bool) (*analyzerSet, error) 
 		set.list = append(set.list, a)
 		set.security[name] = reg.Security
 	}
+	if err := startPlugins(f, only, set); err != nil {
+		set.Close()
+		return nil, err
+	}
 	if len(set.list) == 0 {
 		return nil, fmt.Errorf("no analyzers selected")
 	}
 	return set, nil
+}
+
+// checkPlugins checks the plugins: section; the plugins start later, with
+// the other analyzers.
+func checkPlugins(ps []plugins.Config) error {
+	for i, p := range ps {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		if _, ok := analyzers.Lookup(p.Name); ok {
+			return fmt.Errorf("plugin name %q is taken by a built-in analyzer", p.Name)
+		}
+		for _, other := range ps[:i] {
+			if other.Name == p.Name {
+				return fmt.Errorf("plugin name %q is used twice", p.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// startPlugins starts the configured plugins (with only set, those named)
+// and adds them to the set: a plugin is an analyzer by its configured name,
+// a security one when its Describe or its config says so.
+func startPlugins(f *File, only []string, set *analyzerSet) error {
+	if len(f.Plugins) == 0 {
+		return nil
+	}
+	log, err := newLogger(f.Log, false)
+	if err != nil {
+		return err
+	}
+	for _, pc := range f.Plugins {
+		if len(only) > 0 && !slices.Contains(only, pc.Name) {
+			continue
+		}
+		p, err := plugins.Start(context.Background(), pc, log)
+		if err != nil {
+			return err
+		}
+		set.list = append(set.list, p)
+		set.security[p.Name()] = p.Security()
+	}
+	return nil
+}
+
+func pluginNames(f *File) []string {
+	var out []string
+	for _, p := range f.Plugins {
+		out = append(out, p.Name)
+	}
+	return out
 }
 
 func registeredNames() []string {

@@ -80,6 +80,6 @@ with a verdict (clean, suspicious, malicious, unknown) and a score.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().BoolP("verbose", "v", false, "log at debug level")
-	root.AddCommand(newDemoCmd(), newRunCmd(), newScanCmd(), newTailCmd(), newDevserverCmd(), newPOP3Cmd(), newVersionCmd())
+	root.AddCommand(newDemoCmd(), newRunCmd(), newScanCmd(), newTailCmd(), newDevserverCmd(), newPOP3Cmd(), newPluginCmd(), newVersionCmd())
 	return root
 }
