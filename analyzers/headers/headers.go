@@ -9,10 +9,8 @@ package headers
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/mail"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -76,15 +74,7 @@ func init() {
 		Name:     Name,
 		Security: true,
 		Doc:      "header forgery signs: missing Date/Message-ID/From, future Date, Reply-To and display-name spoofing",
-		New: func(opts analyzers.Options) (analyzers.Analyzer, error) {
-			cfg := DefaultConfig()
-			if opts != nil {
-				if err := opts.Decode(&cfg); err != nil {
-					return nil, err
-				}
-			}
-			return New(cfg)
-		},
+		New:      analyzers.Configured(DefaultConfig, func(c Config) (analyzers.Analyzer, error) { return New(c) }),
 	})
 }
 
@@ -101,12 +91,9 @@ func New(cfg Config) (*Analyzer, error) {
 	if cfg.FutureSkew < 0 {
 		return nil, fmt.Errorf("future_skew %v is negative", cfg.FutureSkew)
 	}
-	scores := maps.Clone(defaultScores)
-	for k, v := range cfg.Scores {
-		if _, ok := scores[k]; !ok {
-			return nil, fmt.Errorf("scores: unknown symbol %q (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(defaultScores)), ", "))
-		}
-		scores[k] = v
+	scores, err := analyzers.ScoreTable(defaultScores, cfg.Scores)
+	if err != nil {
+		return nil, err
 	}
 	return &Analyzer{cfg: cfg, scores: scores, now: time.Now}, nil
 }
@@ -174,21 +161,11 @@ func (a *Analyzer) Analyze(_ context.Context, m *analyzers.Message) (analyzers.R
 		}
 	}
 
-	r.Verdict = a.verdict(r.Score)
+	r.Verdict = analyzers.ScoreVerdict(r.Score, a.cfg.Suspicious, a.cfg.Malicious)
 	if err := r.SetData(d); err != nil {
 		return r, err
 	}
 	return r, nil
-}
-
-func (a *Analyzer) verdict(score float64) analyzers.Verdict {
-	switch {
-	case a.cfg.Malicious > 0 && score >= a.cfg.Malicious:
-		return analyzers.VerdictMalicious
-	case a.cfg.Suspicious > 0 && score >= a.cfg.Suspicious:
-		return analyzers.VerdictSuspicious
-	}
-	return analyzers.VerdictClean
 }
 
 func addrs(list []*mail.Address) []string {

@@ -9,7 +9,6 @@ package mime
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -59,15 +58,7 @@ func init() {
 		Name:     Name,
 		Security: true,
 		Doc:      "MIME structure: an error naming each part that could not be decoded, deep nesting, bad headers",
-		New: func(opts analyzers.Options) (analyzers.Analyzer, error) {
-			cfg := DefaultConfig()
-			if opts != nil {
-				if err := opts.Decode(&cfg); err != nil {
-					return nil, err
-				}
-			}
-			return New(cfg)
-		},
+		New:      analyzers.Configured(DefaultConfig, func(c Config) (analyzers.Analyzer, error) { return New(c) }),
 	})
 }
 
@@ -82,12 +73,9 @@ func New(cfg Config) (*Analyzer, error) {
 	if cfg.NestingDepth < 1 {
 		return nil, fmt.Errorf("nesting_depth %d: want at least 1", cfg.NestingDepth)
 	}
-	scores := maps.Clone(defaultScores)
-	for k, v := range cfg.Scores {
-		if _, ok := scores[k]; !ok {
-			return nil, fmt.Errorf("scores: unknown symbol %q (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(defaultScores)), ", "))
-		}
-		scores[k] = v
+	scores, err := analyzers.ScoreTable(defaultScores, cfg.Scores)
+	if err != nil {
+		return nil, err
 	}
 	return &Analyzer{cfg: cfg, scores: scores}, nil
 }
@@ -178,10 +166,7 @@ func (a *Analyzer) Analyze(_ context.Context, m *analyzers.Message) (analyzers.R
 		r.Error = strings.Join(msgs, "; ")
 		return r, nil
 	}
-	r.Verdict = analyzers.VerdictClean
-	if a.cfg.Suspicious > 0 && r.Score >= a.cfg.Suspicious {
-		r.Verdict = analyzers.VerdictSuspicious
-	}
+	r.Verdict = analyzers.ScoreVerdict(r.Score, a.cfg.Suspicious, 0)
 	return r, nil
 }
 
