@@ -15,9 +15,11 @@ import (
 
 	// Built-in analyzers register themselves.
 	_ "github.com/mailsift/mailsift/analyzers/attachments"
+	_ "github.com/mailsift/mailsift/analyzers/clamav"
 	_ "github.com/mailsift/mailsift/analyzers/headers"
 	_ "github.com/mailsift/mailsift/analyzers/mime"
 	_ "github.com/mailsift/mailsift/analyzers/phishing"
+	_ "github.com/mailsift/mailsift/analyzers/virustotal"
 )
 
 // Exit codes: 0 done, 1 bad input or failure, 3 a scanned message is
