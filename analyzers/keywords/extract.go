@@ -1,0 +1,429 @@
+package keywords
+
+import (
+	"bufio"
+	"embed"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/kljensen/snowball/english"
+	"github.com/kljensen/snowball/french"
+	"github.com/kljensen/snowball/spanish"
+)
+
+//go:embed stopwords/*.txt
+var stopwordFiles embed.FS
+
+// Languages lists the languages with their own stopwords and stemmer;
+// other text is read with the English ones.
+var Languages = []string{"de", "en", "es", "fr"}
+
+// Keyword is one key phrase and its score; scores compare within one
+// message only.
+type Keyword struct {
+	Phrase string  `json:"phrase"`
+	Score  float64 `json:"score"`
+}
+
+// DF gives document frequencies: in how many of Docs recent messages a
+// stem occurred. A nil DF weighs every word alike.
+type DF interface {
+	Docs() int
+	Count(stem string) int
+}
+
+// Options tune extraction.
+type Options struct {
+	// Window is the co-occurrence window of the word graph, in words.
+	Window int
+	// MaxWords is the longest phrase kept, in words.
+	MaxWords int
+	// Position biases the word graph towards words that come early, as
+	// the subject and first lines of a mail say what it is about.
+	Position bool
+	// TF weighs words by their count instead of their graph rank.
+	TF bool
+	// Grams makes every run of up to MaxWords words inside a longer run a
+	// candidate too, scored by its count times the mean weight of its
+	// words, which favours the short names news and mail are about.
+	Grams bool
+}
+
+// Methods.
+const (
+	MethodSingleRank = "singlerank"
+	MethodTFIDF      = "tfidf"
+)
+
+// MethodOptions returns the options of a method: singlerank (whole runs
+// of words between stopwords, ranked by a position-biased word graph
+// weighted by IDF; best on short text) or tfidf (every run of up to three
+// words, by count times mean TF-IDF; best on long text with many names).
+func MethodOptions(method string) (Options, bool) {
+	switch method {
+	case MethodSingleRank:
+		return Options{Window: 10, MaxWords: 5, Position: true}, true
+	case MethodTFIDF:
+		return Options{Window: 10, MaxWords: 3, TF: true, Grams: true}, true
+	}
+	return Options{}, false
+}
+
+// Extractor finds key phrases in text of one language. It is safe for
+// concurrent use.
+type Extractor struct {
+	lang string
+	stop map[string]bool
+	stem func(string) string
+	opts Options
+}
+
+// NewExtractor returns the extractor for lang (ISO 639-1); a language
+// without its own word lists gets the English ones.
+func NewExtractor(lang string, o Options) *Extractor {
+	if !slices.Contains(Languages, lang) {
+		lang = "en"
+	}
+	x := &Extractor{lang: lang, stop: map[string]bool{}, opts: o}
+	b, err := stopwordFiles.ReadFile("stopwords/" + lang + ".txt")
+	if err != nil {
+		panic("keywords: missing embedded stopwords for " + lang)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, w := range strings.Fields(line) {
+			x.stop[w] = true
+		}
+	}
+	switch lang {
+	case "en":
+		x.stem = func(w string) string { return english.Stem(w, false) }
+	case "fr":
+		x.stem = func(w string) string { return french.Stem(w, false) }
+	case "es":
+		x.stem = func(w string) string { return spanish.Stem(w, false) }
+	case "de":
+		x.stem = germanStem
+	}
+	return x
+}
+
+// Stem returns the stem of one lower-case word.
+func (x *Extractor) Stem(w string) string { return x.stem(w) }
+
+// token is one word of the text.
+type token struct {
+	word string // lower case
+	stem string
+	stop bool
+	// brk says a phrase cannot continue from the previous token to this
+	// one: punctuation or a line break stood between them.
+	brk bool
+}
+
+// tokenize splits text into words, marking stopwords and phrase breaks.
+// URLs and addresses are breaks: they are artifacts of their own.
+func (x *Extractor) tokenize(text string) []token {
+	var out []token
+	// Stemming is the costly part, and mail repeats its words.
+	stems := map[string]string{}
+	brk := true
+	for _, chunk := range strings.Fields(text) {
+		if strings.Contains(chunk, "://") || strings.Contains(chunk, "@") || strings.HasPrefix(chunk, "www.") {
+			brk = true
+			continue
+		}
+		start := -1
+		emit := func(end int) {
+			if start < 0 {
+				return
+			}
+			w := strings.Trim(chunk[start:end], "-'’")
+			start = -1
+			if w == "" {
+				return
+			}
+			lw := strings.ToLower(w)
+			t := token{word: lw, brk: brk, stop: x.stop[lw] || !wordLike(lw)}
+			if !t.stop {
+				st, ok := stems[lw]
+				if !ok {
+					st = x.stem(lw)
+					stems[lw] = st
+				}
+				t.stem = st
+			}
+			out = append(out, t)
+			brk = false
+		}
+		for i, r := range chunk {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) || (start >= 0 && (r == '-' || r == '\'' || r == '’')) {
+				if start < 0 {
+					start = i
+				}
+				continue
+			}
+			emit(i)
+			brk = true
+		}
+		emit(len(chunk))
+	}
+	return out
+}
+
+// wordLike rejects what cannot be a topic word: numbers, one letter, and
+// very long strings (hashes, tokens).
+func wordLike(w string) bool {
+	n, letters := 0, 0
+	for _, r := range w {
+		n++
+		if unicode.IsLetter(r) {
+			letters++
+		}
+	}
+	return letters > 0 && n >= 2 && n <= 30 && (letters > 1 || n > 2)
+}
+
+type candidate struct {
+	stems   []string
+	surface string
+	first   int
+	count   int
+}
+
+// Extract returns up to max key phrases of text, best first.
+//
+// The method is SingleRank (Wan & Xiao 2008) weighted by inverse document
+// frequency: the words of candidate phrases (runs of non-stopwords between
+// breaks) form a graph whose edges count co-occurrences within a window;
+// PageRank, biased towards early words (PositionRank, Florescu & Caragea
+// 2017) when Position is set, ranks the words; a word's weight is its rank
+// times its IDF over recent mail; a phrase scores the sum of its words'.
+func (x *Extractor) Extract(text string, df DF, max int) []Keyword {
+	return x.extract(x.tokenize(text), df, max)
+}
+
+func (x *Extractor) extract(toks []token, df DF, max int) []Keyword {
+	// Candidates.
+	cands := map[string]*candidate{}
+	var order []string
+	for i := 0; i < len(toks); {
+		if toks[i].stop {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(toks) && !toks[j].stop && !toks[j].brk {
+			j++
+		}
+		add := func(a, b int) {
+			stems := make([]string, 0, b-a)
+			words := make([]string, 0, b-a)
+			for _, t := range toks[a:b] {
+				stems = append(stems, t.stem)
+				words = append(words, t.word)
+			}
+			key := strings.Join(stems, " ")
+			c := cands[key]
+			if c == nil {
+				c = &candidate{stems: stems, surface: strings.Join(words, " "), first: a}
+				cands[key] = c
+				order = append(order, key)
+			}
+			c.count++
+		}
+		if x.opts.Grams {
+			for a := i; a < j; a++ {
+				for b := a + 1; b <= j && b-a <= x.opts.MaxWords; b++ {
+					add(a, b)
+				}
+			}
+		} else if j-i <= x.opts.MaxWords {
+			add(i, j)
+		}
+		i = j
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	var rank map[string]float64
+	if x.opts.TF {
+		rank = map[string]float64{}
+		for _, t := range toks {
+			if !t.stop {
+				rank[t.stem]++
+			}
+		}
+	} else {
+		rank = x.rankWords(toks)
+	}
+	weight := func(stem string) float64 {
+		w := rank[stem]
+		if df != nil && df.Docs() > 0 {
+			n := float64(df.Docs())
+			w *= math.Log((n+1)/(float64(df.Count(stem))+0.5)) + 1
+		}
+		return w
+	}
+	out := make([]Keyword, 0, len(cands))
+	for _, key := range order {
+		c := cands[key]
+		var s float64
+		for _, st := range c.stems {
+			s += weight(st)
+		}
+		if x.opts.Grams {
+			s = s / float64(len(c.stems)) * float64(c.count)
+		}
+		out = append(out, Keyword{Phrase: c.surface, Score: s})
+	}
+	slices.SortStableFunc(out, func(a, b Keyword) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return 0
+	})
+	if len(out) > max {
+		out = out[:max]
+	}
+	// Scores relative to the best, so they read the same whatever the
+	// length of the mail.
+	top := out[0].Score
+	for i := range out {
+		if top > 0 {
+			out[i].Score = math.Round(out[i].Score/top*1000) / 1000
+		}
+	}
+	return out
+}
+
+// rankWords runs PageRank over the co-occurrence graph of the non-stop
+// words of toks.
+func (x *Extractor) rankWords(toks []token) map[string]float64 {
+	idx := map[string]int{}
+	var seq []int
+	var pers []float64
+	for pos, t := range toks {
+		if t.stop {
+			continue
+		}
+		i, ok := idx[t.stem]
+		if !ok {
+			i = len(idx)
+			idx[t.stem] = i
+			pers = append(pers, 0)
+		}
+		seq = append(seq, i)
+		pers[i] += 1 / float64(pos+1)
+	}
+	n := len(idx)
+	// Edges in compressed rows: weights summed per pair first.
+	type pair struct{ a, b int32 }
+	weights := map[pair]float64{}
+	for a := range seq {
+		for b := a + 1; b < len(seq) && b < a+x.opts.Window; b++ {
+			if seq[a] != seq[b] {
+				weights[pair{int32(seq[a]), int32(seq[b])}]++
+				weights[pair{int32(seq[b]), int32(seq[a])}]++
+			}
+		}
+	}
+	start := make([]int, n+1)
+	for p := range weights {
+		start[p.a+1]++
+	}
+	for i := range n {
+		start[i+1] += start[i]
+	}
+	to := make([]int32, len(weights))
+	wt := make([]float64, len(weights))
+	fill := slices.Clone(start[:n])
+	sum := make([]float64, n)
+	for p, w := range weights {
+		k := fill[p.a]
+		fill[p.a]++
+		to[k], wt[k] = p.b, w
+		sum[p.a] += w
+	}
+	out := make([]float64, n)
+	var ptot float64
+	for _, p := range pers {
+		ptot += p
+	}
+	for i := range pers {
+		if x.opts.Position {
+			pers[i] /= ptot
+		} else {
+			pers[i] = 1 / float64(n)
+		}
+		out[i] = 1 / float64(n)
+	}
+	const d = 0.85
+	next := make([]float64, n)
+	for iter := 0; iter < 50; iter++ {
+		for i := range next {
+			next[i] = (1 - d) * pers[i]
+		}
+		for i := range n {
+			if sum[i] == 0 {
+				continue
+			}
+			share := d * out[i] / sum[i]
+			for k := start[i]; k < start[i+1]; k++ {
+				next[to[k]] += share * wt[k]
+			}
+		}
+		delta := 0.0
+		for i := range out {
+			delta += math.Abs(next[i] - out[i])
+		}
+		out, next = next, out
+		if delta < 1e-6 {
+			break
+		}
+	}
+	rank := make(map[string]float64, n)
+	for s, i := range idx {
+		rank[s] = out[i]
+	}
+	return rank
+}
+
+// Stems returns the distinct stems of text's candidate words, what a
+// message adds to the document frequencies.
+func (x *Extractor) Stems(text string) []string {
+	return stemsOf(x.tokenize(text))
+}
+
+func stemsOf(toks []token) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range toks {
+		if !t.stop && !seen[t.stem] {
+			seen[t.stem] = true
+			out = append(out, t.stem)
+		}
+	}
+	return out
+}
+
+// germanStem strips the common inflectional endings of German, enough for
+// "Bestellung" and "Bestellungen" to count as one word.
+func germanStem(w string) string {
+	w = strings.NewReplacer("ä", "a", "ö", "o", "ü", "u", "ß", "ss").Replace(w)
+	for _, suf := range []string{"ungen", "ung", "heiten", "heit", "keiten", "keit", "ern", "em", "en", "er", "es", "e", "n", "s"} {
+		if len(w)-len(suf) >= 4 && strings.HasSuffix(w, suf) {
+			return w[:len(w)-len(suf)]
+		}
+	}
+	return w
+}
