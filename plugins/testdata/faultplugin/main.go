@@ -38,6 +38,14 @@ func (analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers.Re
 		time.Sleep(time.Hour) // deaf to cancellation, like a stuck library call
 	case "exit":
 		os.Exit(2)
+	case "crash-once":
+		// The first process to see this message dies; the retry succeeds.
+		if dir := os.Getenv("FAULT_DIR"); dir != "" {
+			if f, err := os.OpenFile(filepath.Join(dir, "crashed"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+				f.Close()
+				os.Exit(2)
+			}
+		}
 	case "panic":
 		panic("boom")
 	case "retry":
