@@ -13,6 +13,8 @@ mpop:mpop
 /usr/sbin/clamd:clamav-daemon
 sigtool:clamav
 /usr/share/clamav-testfiles/clam.exe:clamav-testfiles
+/usr/lib/python3/dist-packages/grpc/__init__.py:python3-grpcio
+/usr/lib/python3/dist-packages/google/protobuf/__init__.py:python3-protobuf
 "
 
 missing=""
