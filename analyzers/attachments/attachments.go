@@ -11,7 +11,6 @@ package attachments
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -110,15 +109,7 @@ func init() {
 		Name:     Name,
 		Security: true,
 		Doc:      "risky, disguised and macro-enabled files, encrypted archives and bombs, known-bad sha256, inside archives too",
-		New: func(opts analyzers.Options) (analyzers.Analyzer, error) {
-			cfg := DefaultConfig()
-			if opts != nil {
-				if err := opts.Decode(&cfg); err != nil {
-					return nil, err
-				}
-			}
-			return New(cfg)
-		},
+		New:      analyzers.Configured(DefaultConfig, func(c Config) (analyzers.Analyzer, error) { return New(c) }),
 	})
 }
 
@@ -132,12 +123,9 @@ type Analyzer struct {
 
 // New builds the analyzer and loads its indicator file.
 func New(cfg Config) (*Analyzer, error) {
-	scores := maps.Clone(defaultScores)
-	for k, v := range cfg.Scores {
-		if _, ok := scores[k]; !ok {
-			return nil, fmt.Errorf("scores: unknown symbol %q (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(defaultScores)), ", "))
-		}
-		scores[k] = v
+	scores, err := analyzers.ScoreTable(defaultScores, cfg.Scores)
+	if err != nil {
+		return nil, err
 	}
 	a := &Analyzer{cfg: cfg, scores: scores, risky: map[string]bool{}, iocs: map[string]string{}}
 	for _, ext := range cfg.RiskyExtensions {
@@ -275,13 +263,9 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 			r.Add(sym, a.scores[sym], opts...)
 		}
 	}
-	switch {
-	case len(f.opts[KnownBad]) > 0, a.cfg.Malicious > 0 && r.Score >= a.cfg.Malicious:
+	r.Verdict = analyzers.ScoreVerdict(r.Score, a.cfg.Suspicious, a.cfg.Malicious)
+	if len(f.opts[KnownBad]) > 0 {
 		r.Verdict = analyzers.VerdictMalicious
-	case a.cfg.Suspicious > 0 && r.Score >= a.cfg.Suspicious:
-		r.Verdict = analyzers.VerdictSuspicious
-	default:
-		r.Verdict = analyzers.VerdictClean
 	}
 	if err := r.SetData(d); err != nil {
 		return r, err

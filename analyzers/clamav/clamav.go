@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"os"
 	"slices"
@@ -79,15 +78,7 @@ func init() {
 		Security: true,
 		Network:  true,
 		Doc:      "every attachment and archived file scanned by clamd (INSTREAM over a unix socket or TCP)",
-		New: func(opts analyzers.Options) (analyzers.Analyzer, error) {
-			cfg := DefaultConfig()
-			if opts != nil {
-				if err := opts.Decode(&cfg); err != nil {
-					return nil, err
-				}
-			}
-			return New(cfg)
-		},
+		New:      analyzers.Configured(DefaultConfig, func(c Config) (analyzers.Analyzer, error) { return New(c) }),
 	})
 }
 
@@ -117,12 +108,9 @@ func New(cfg Config) (*Analyzer, error) {
 	if cfg.MaxSize <= 0 {
 		return nil, fmt.Errorf("max_size must be positive")
 	}
-	scores := maps.Clone(defaultScores)
-	for k, v := range cfg.Scores {
-		if _, ok := scores[k]; !ok {
-			return nil, fmt.Errorf("scores: unknown symbol %q (known: %s)", k, VirusFound)
-		}
-		scores[k] = v
+	scores, err := analyzers.ScoreTable(defaultScores, cfg.Scores)
+	if err != nil {
+		return nil, err
 	}
 	return &Analyzer{cfg: cfg, network: network, addr: addr, scores: scores}, nil
 }

@@ -118,15 +118,7 @@ func init() {
 		Security: true,
 		Network:  true,
 		Doc:      "sha256 of every attachment and archived file looked up in VirusTotal, cached and rate-limited across workers",
-		New: func(opts analyzers.Options) (analyzers.Analyzer, error) {
-			cfg := DefaultConfig()
-			if opts != nil {
-				if err := opts.Decode(&cfg); err != nil {
-					return nil, err
-				}
-			}
-			return New(cfg)
-		},
+		New:      analyzers.Configured(DefaultConfig, func(c Config) (analyzers.Analyzer, error) { return New(c) }),
 	})
 }
 
@@ -160,12 +152,9 @@ func New(cfg Config) (*Analyzer, error) {
 	if cfg.CacheMaliciousTTL <= 0 || cfg.CacheCleanTTL <= 0 || cfg.CacheUnknownTTL <= 0 {
 		return nil, fmt.Errorf("cache TTLs must be positive")
 	}
-	scores := maps.Clone(defaultScores)
-	for k, v := range cfg.Scores {
-		if _, ok := scores[k]; !ok {
-			return nil, fmt.Errorf("scores: unknown symbol %q (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(defaultScores)), ", "))
-		}
-		scores[k] = v
+	scores, err := analyzers.ScoreTable(defaultScores, cfg.Scores)
+	if err != nil {
+		return nil, err
 	}
 	a := &Analyzer{cfg: cfg, scores: scores, now: time.Now}
 	a.key, a.keyErr = config.Secret("api key", cfg.APIKeyEnv, cfg.APIKeyFile)
@@ -342,12 +331,8 @@ func (a *Analyzer) result(d Data, quota bool) (analyzers.Result, error) {
 	if len(d.Unchecked) > 0 && !quota {
 		r.Add(NotChecked, a.scores[NotChecked], d.Unchecked...)
 	}
-	switch {
-	case a.cfg.Malicious > 0 && r.Score >= a.cfg.Malicious:
-		r.Verdict = analyzers.VerdictMalicious
-	case a.cfg.Suspicious > 0 && r.Score >= a.cfg.Suspicious:
-		r.Verdict = analyzers.VerdictSuspicious
-	case quota:
+	r.Verdict = analyzers.ScoreVerdict(r.Score, a.cfg.Suspicious, a.cfg.Malicious)
+	if quota && r.Verdict == analyzers.VerdictClean {
 		// Nothing found yet, but not everything was asked: come back
 		// when the budget allows. What was asked is cached by then.
 		def := analyzers.Failed(Name, analyzers.StatusDeferred,
@@ -357,8 +342,6 @@ func (a *Analyzer) result(d Data, quota bool) (analyzers.Result, error) {
 			return def, err
 		}
 		return def, nil
-	default:
-		r.Verdict = analyzers.VerdictClean
 	}
 	if err := r.SetData(d); err != nil {
 		return r, err
