@@ -66,7 +66,7 @@ func NewLocal(o LocalOptions) *Local {
 	en.unicodePunct = true
 	readLexicon(supportEnglish, en.lexicon)
 	l.rules["de"] = otherRules(lexiconGerman, germanBoosters, set("nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "nichts", "ohne", "weder", "noch nie"), set("aber", "jedoch", "allerdings", "doch"))
-	l.rules["fr"] = otherRules(lexiconFrench, frenchBoosters, set("pas", "ne", "n'est", "jamais", "rien", "aucun", "aucune", "sans", "ni", "plus"), set("mais", "cependant", "pourtant", "toutefois"))
+	l.rules["fr"] = otherRules(lexiconFrench, frenchBoosters, set("pas", "jamais", "rien", "aucun", "aucune", "sans", "ni", "plus"), set("mais", "cependant", "pourtant", "toutefois"))
 	l.rules["es"] = otherRules(lexiconSpanish, spanishBoosters, set("no", "nunca", "jamás", "nada", "ningún", "ninguno", "ninguna", "sin", "ni", "tampoco"), set("pero", "sin embargo", "aunque"))
 	for _, line := range strings.Split(emojiLexicon, "\n") {
 		e, desc, ok := strings.Cut(line, "\t")

@@ -18,8 +18,11 @@ import (
 	"github.com/mailsift/mailsift/analyzers"
 	"github.com/mailsift/mailsift/analyzers/attachments"
 	"github.com/mailsift/mailsift/analyzers/headers"
+	"github.com/mailsift/mailsift/analyzers/keywords"
+	"github.com/mailsift/mailsift/analyzers/language"
 	"github.com/mailsift/mailsift/analyzers/mime"
 	"github.com/mailsift/mailsift/analyzers/phishing"
+	"github.com/mailsift/mailsift/analyzers/sentiment"
 	"github.com/mailsift/mailsift/config"
 	"github.com/mailsift/mailsift/ingest"
 	"github.com/mailsift/mailsift/pipeline"
@@ -37,6 +40,9 @@ var builtinConfigs = map[string]any{
 	attachments.Name: attachments.DefaultConfig(),
 	mime.Name:        mime.DefaultConfig(),
 	phishing.Name:    phishing.DefaultConfig(),
+	sentiment.Name:   sentiment.DefaultConfig(),
+	keywords.Name:    keywords.DefaultConfig(),
+	language.Name:    language.DefaultConfig(),
 }
 
 // TestConfigExampleLoads checks that the annotated reference config loads

@@ -15,10 +15,14 @@ import (
 
 	// Built-in analyzers register themselves.
 	_ "github.com/mailsift/mailsift/analyzers/attachments"
+	_ "github.com/mailsift/mailsift/analyzers/auth"
 	_ "github.com/mailsift/mailsift/analyzers/clamav"
 	_ "github.com/mailsift/mailsift/analyzers/headers"
+	_ "github.com/mailsift/mailsift/analyzers/keywords"
+	_ "github.com/mailsift/mailsift/analyzers/language"
 	_ "github.com/mailsift/mailsift/analyzers/mime"
 	_ "github.com/mailsift/mailsift/analyzers/phishing"
+	_ "github.com/mailsift/mailsift/analyzers/sentiment"
 	_ "github.com/mailsift/mailsift/analyzers/virustotal"
 )
 
