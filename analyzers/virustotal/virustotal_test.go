@@ -6,9 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,149 +16,10 @@ import (
 
 	"github.com/mailsift/mailsift/analyzers"
 	"github.com/mailsift/mailsift/analyzers/archive/archivetest"
+	"github.com/mailsift/mailsift/analyzers/virustotal/vttest"
 )
 
-const testKey = "test-key-0123456789"
-
-// fakeVT answers like the VirusTotal v3 API for the files it knows: GET
-// /api/v3/files/{id} with a file object, or the API's error objects (404
-// NotFoundError, 429 QuotaExceededError, 401 WrongCredentialsError); POST
-// /api/v3/files takes an upload and returns an analysis object.
-type fakeVT struct {
-	mu       sync.Mutex
-	known    map[string]int // sha256 → engines that detect it
-	gets     map[string]int // sha256 → lookups
-	uploads  []string       // file names uploaded
-	quota    bool           // answer 429 to everything
-	broken   bool           // answer 502 with an HTML page
-	delay    time.Duration
-	paths    []string
-	srv      *httptest.Server
-	requests int
-}
-
-// corpusDetections are what the fake knows; see the corpus README.
-func corpusDetections() map[string]int {
-	return map[string]int{
-		archivetest.EICARSHA256: 60,
-		"6ca38002c9c59b0fa3a48ed2a64854b8e32407d44e1e79ef4099112235638a5b": 12, // 14-virustotal-known-bad
-		"3fbd23b4d24c4f09629b467b4366a4fe98b7504a6147360354b0718f959853d4": 2,  // 15-virustotal-few-engines
-	}
-}
-
-func newFakeVT(t *testing.T) *fakeVT {
-	f := &fakeVT{known: corpusDetections(), gets: map[string]int{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}
-
-func apiError(w http.ResponseWriter, code int, name, msg string) {
-	writeJSON(w, code, map[string]any{"error": map[string]string{"code": name, "message": msg}})
-}
-
-func (f *fakeVT) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.requests++
-	f.paths = append(f.paths, r.Method+" "+r.URL.Path)
-	quota, broken, delay := f.quota, f.broken, f.delay
-	f.mu.Unlock()
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if r.Header.Get("X-Apikey") != testKey {
-		apiError(w, http.StatusUnauthorized, "WrongCredentialsError", "Wrong API key")
-		return
-	}
-	if broken {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadGateway)
-		io.WriteString(w, "<html><body>502 Bad Gateway</body></html>")
-		return
-	}
-	if quota {
-		apiError(w, http.StatusTooManyRequests, "QuotaExceededError", "Quota exceeded")
-		return
-	}
-	prefix := "/api/v3/files"
-	i := strings.Index(r.URL.Path, prefix)
-	if i < 0 {
-		apiError(w, http.StatusNotFound, "NotFoundError", "no such endpoint")
-		return
-	}
-	rest := r.URL.Path[i+len(prefix):]
-	switch {
-	case r.Method == http.MethodPost && rest == "":
-		if err := r.ParseMultipartForm(1 << 20); err != nil {
-			apiError(w, http.StatusBadRequest, "BadRequestError", err.Error())
-			return
-		}
-		fh := r.MultipartForm.File["file"]
-		if len(fh) != 1 {
-			apiError(w, http.StatusBadRequest, "BadRequestError", "no file")
-			return
-		}
-		f.mu.Lock()
-		f.uploads = append(f.uploads, fh[0].Filename)
-		f.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"type": "analysis", "id": "an-1"}})
-	case r.Method == http.MethodGet && strings.HasPrefix(rest, "/"):
-		id := strings.ToLower(rest[1:])
-		f.mu.Lock()
-		f.gets[id]++
-		n, ok := f.known[id]
-		f.mu.Unlock()
-		if !ok {
-			apiError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("File %q not found", id))
-			return
-		}
-		results := map[string]any{}
-		names := []string{"EICAR-Test-File", "Eicar-Signature", "Test.File.EICAR"}
-		for e := range 70 {
-			r := map[string]any{"category": "undetected", "engine_name": fmt.Sprintf("engine-%02d", e), "result": nil}
-			if e < n {
-				r["category"] = "malicious"
-				r["result"] = names[e%3]
-				if e%3 == 2 && e > 10 {
-					r["result"] = "Other.Name"
-				}
-			}
-			results[fmt.Sprintf("engine-%02d", e)] = r
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
-			"type": "file", "id": id,
-			"attributes": map[string]any{
-				"last_analysis_stats":   map[string]int{"malicious": n, "suspicious": 0, "undetected": 70 - n, "harmless": 0},
-				"last_analysis_results": results,
-				"meaningful_name":       "sample",
-			},
-		}})
-	default:
-		apiError(w, http.StatusNotFound, "NotFoundError", "no such endpoint")
-	}
-}
-
-func (f *fakeVT) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests
-}
-
-func (f *fakeVT) set(fn func(*fakeVT)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
+const testKey = vttest.Key
 
 // clock is a settable time shared by analyzers and the memory state.
 type clock struct {
@@ -183,12 +41,12 @@ func (c *clock) add(d time.Duration) {
 
 // worker builds an analyzer as one worker process would, attached to the
 // shared state.
-func worker(t *testing.T, f *fakeVT, st analyzers.State, clk *clock, edit func(*Config)) *Analyzer {
+func worker(t *testing.T, f *vttest.Server, st analyzers.State, clk *clock, edit func(*Config)) *Analyzer {
 	t.Helper()
 	t.Setenv("MAILSIFT_TEST_VT_KEY", testKey)
 	cfg := DefaultConfig()
 	cfg.APIKeyEnv = "MAILSIFT_TEST_VT_KEY"
-	cfg.URL = f.srv.URL
+	cfg.URL = f.URL
 	cfg.Timeout = 5 * time.Second
 	cfg.RequestsPerMinute, cfg.RequestsPerDay = 0, 0
 	if edit != nil {
@@ -298,7 +156,7 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeVT(t)
+			f := vttest.New(t, vttest.CorpusDetections())
 			a := worker(t, f, analyzers.NewMemoryState(), nil, tt.edit)
 			r := run(t, a, tt.m)
 			if r.Status != analyzers.StatusOK || r.Verdict != tt.verdict {
@@ -316,8 +174,8 @@ func TestLookup(t *testing.T) {
 			if fmt.Sprintf("%.3f", r.Score) != fmt.Sprintf("%.3f", tt.score) {
 				t.Errorf("score %v, want %v", r.Score, tt.score)
 			}
-			if f.count() != tt.requests || data(t, r).Requests != tt.requests {
-				t.Errorf("%d requests (data says %d), want %d", f.count(), data(t, r).Requests, tt.requests)
+			if f.Count() != tt.requests || data(t, r).Requests != tt.requests {
+				t.Errorf("%d requests (data says %d), want %d", f.Count(), data(t, r).Requests, tt.requests)
 			}
 		})
 	}
@@ -326,7 +184,7 @@ func TestLookup(t *testing.T) {
 // TestSharedCache plays two worker processes sharing one state: a hash is
 // asked once, and each kind of answer expires after its own TTL.
 func TestSharedCache(t *testing.T) {
-	f := newFakeVT(t)
+	f := vttest.New(t, vttest.CorpusDetections())
 	st := analyzers.NewMemoryState()
 	clk := &clock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
 	st.SetClock(clk.now)
@@ -338,12 +196,12 @@ func TestSharedCache(t *testing.T) {
 	m := message(part("2", "eicar.com", e), part("3", "quote.pdf", clean), part("4", "notes.txt", unknown))
 
 	run(t, w1, m)
-	if f.count() != 3 {
-		t.Fatalf("first worker: %d requests, want 3", f.count())
+	if f.Count() != 3 {
+		t.Fatalf("first worker: %d requests, want 3", f.Count())
 	}
 	r := run(t, w2, m)
-	if f.count() != 3 || r.Verdict != analyzers.VerdictMalicious {
-		t.Fatalf("second worker: %d requests in all, verdict %s; want the cache to answer", f.count(), r.Verdict)
+	if f.Count() != 3 || r.Verdict != analyzers.VerdictMalicious {
+		t.Fatalf("second worker: %d requests in all, verdict %s; want the cache to answer", f.Count(), r.Verdict)
 	}
 	for _, fr := range data(t, r).Files {
 		if !fr.Cached {
@@ -363,11 +221,11 @@ func TestSharedCache(t *testing.T) {
 	for _, s := range steps {
 		clk.add(s.after)
 		before := map[string]int{}
-		f.set(func(f *fakeVT) { copyCounts(before, f.gets) })
+		f.Set(func(f *vttest.Server) { copyCounts(before, f.Gets) })
 		run(t, w2, m)
 		var asked []string
-		f.set(func(f *fakeVT) {
-			for h, n := range f.gets {
+		f.Set(func(f *vttest.Server) {
+			for h, n := range f.Gets {
 				if n > before[h] {
 					asked = append(asked, h)
 				}
@@ -397,7 +255,7 @@ func sha(b []byte) string {
 // once it is spent the result is deferred, for both, until the window
 // turns.
 func TestSharedRateLimit(t *testing.T) {
-	f := newFakeVT(t)
+	f := vttest.New(t, vttest.CorpusDetections())
 	st := analyzers.NewMemoryState()
 	clk := &clock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
 	st.SetClock(clk.now)
@@ -411,40 +269,40 @@ func TestSharedRateLimit(t *testing.T) {
 	m := message(parts...)
 
 	r := run(t, w1, m)
-	if r.Status != analyzers.StatusDeferred || r.Verdict != analyzers.VerdictUnknown || f.count() != 4 {
-		t.Fatalf("worker 1: status %s verdict %s after %d requests; want deferred after 4", r.Status, r.Verdict, f.count())
+	if r.Status != analyzers.StatusDeferred || r.Verdict != analyzers.VerdictUnknown || f.Count() != 4 {
+		t.Fatalf("worker 1: status %s verdict %s after %d requests; want deferred after 4", r.Status, r.Verdict, f.Count())
 	}
 	if !strings.Contains(r.Error, "4 of 6 files") {
 		t.Errorf("error %q", r.Error)
 	}
 	other := message(part("2", "other.txt", []byte("other")))
-	if r := run(t, w2, other); r.Status != analyzers.StatusDeferred || f.count() != 4 {
-		t.Fatalf("worker 2 in the same minute: status %s, %d requests; want deferred without asking", r.Status, f.count())
+	if r := run(t, w2, other); r.Status != analyzers.StatusDeferred || f.Count() != 4 {
+		t.Fatalf("worker 2 in the same minute: status %s, %d requests; want deferred without asking", r.Status, f.Count())
 	}
 
 	clk.add(time.Minute)
-	if r := run(t, w2, m); r.Status != analyzers.StatusOK || r.Verdict != analyzers.VerdictClean || f.count() != 6 {
-		t.Fatalf("next minute: status %s verdict %s, %d requests; want ok after 2 more", r.Status, r.Verdict, f.count())
+	if r := run(t, w2, m); r.Status != analyzers.StatusOK || r.Verdict != analyzers.VerdictClean || f.Count() != 6 {
+		t.Fatalf("next minute: status %s verdict %s, %d requests; want ok after 2 more", r.Status, r.Verdict, f.Count())
 	}
 	// 6 of the day's 7 are spent: one more, then the day is over.
 	clk.add(time.Minute)
-	if r := run(t, w1, other); r.Status != analyzers.StatusOK || f.count() != 7 {
-		t.Fatalf("7th request of the day: status %s, %d requests", r.Status, f.count())
+	if r := run(t, w1, other); r.Status != analyzers.StatusOK || f.Count() != 7 {
+		t.Fatalf("7th request of the day: status %s, %d requests", r.Status, f.Count())
 	}
 	clk.add(time.Minute)
-	if r := run(t, w1, message(part("2", "late.txt", []byte("late")))); r.Status != analyzers.StatusDeferred || f.count() != 7 {
-		t.Fatalf("8th request of the day: status %s, %d requests; want deferred", r.Status, f.count())
+	if r := run(t, w1, message(part("2", "late.txt", []byte("late")))); r.Status != analyzers.StatusDeferred || f.Count() != 7 {
+		t.Fatalf("8th request of the day: status %s, %d requests; want deferred", r.Status, f.Count())
 	}
 	clk.add(24 * time.Hour)
-	if r := run(t, w1, message(part("2", "late.txt", []byte("late")))); r.Status != analyzers.StatusOK || f.count() != 8 {
-		t.Fatalf("next day: status %s, %d requests", r.Status, f.count())
+	if r := run(t, w1, message(part("2", "late.txt", []byte("late")))); r.Status != analyzers.StatusOK || f.Count() != 8 {
+		t.Fatalf("next day: status %s, %d requests", r.Status, f.Count())
 	}
 }
 
 // TestConcurrentBudget races many goroutines of two workers for a budget
 // of 4: exactly 4 requests reach the API.
 func TestConcurrentBudget(t *testing.T) {
-	f := newFakeVT(t)
+	f := vttest.New(t, vttest.CorpusDetections())
 	st := analyzers.NewMemoryState()
 	limits := func(c *Config) { c.RequestsPerMinute = 4 }
 	ws := []*Analyzer{worker(t, f, st, nil, limits), worker(t, f, st, nil, limits)}
@@ -458,7 +316,7 @@ func TestConcurrentBudget(t *testing.T) {
 	}
 	wg.Wait()
 	// The window may turn during the test; allow a second one.
-	if n := f.count(); n != 4 && n != 8 {
+	if n := f.Count(); n != 4 && n != 8 {
 		t.Errorf("%d requests reached the API with a budget of 4 a minute", n)
 	}
 }
@@ -467,22 +325,22 @@ func TestAPIErrors(t *testing.T) {
 	m := message(part("2", "eicar.com", archivetest.EICAR()))
 
 	t.Run("429 defers and closes the minute for every worker", func(t *testing.T) {
-		f := newFakeVT(t)
-		f.quota = true
+		f := vttest.New(t, vttest.CorpusDetections())
+		f.Quota = true
 		st := analyzers.NewMemoryState()
 		limits := func(c *Config) { c.RequestsPerMinute = 4 }
 		r := run(t, worker(t, f, st, nil, limits), m)
 		if r.Status != analyzers.StatusDeferred || r.Verdict != analyzers.VerdictUnknown {
 			t.Errorf("status %s verdict %s, want deferred unknown", r.Status, r.Verdict)
 		}
-		f.set(func(f *fakeVT) { f.quota = false })
+		f.Set(func(f *vttest.Server) { f.Quota = false })
 		r = run(t, worker(t, f, st, nil, limits), m)
-		if r.Status != analyzers.StatusDeferred || f.count() != 1 {
-			t.Errorf("second worker: status %s after %d requests; want deferred without asking", r.Status, f.count())
+		if r.Status != analyzers.StatusDeferred || f.Count() != 1 {
+			t.Errorf("second worker: status %s after %d requests; want deferred without asking", r.Status, f.Count())
 		}
 	})
 	t.Run("401 is an error result, not retried", func(t *testing.T) {
-		f := newFakeVT(t)
+		f := vttest.New(t, vttest.CorpusDetections())
 		a := worker(t, f, analyzers.NewMemoryState(), nil, nil)
 		a.key = "wrong"
 		r, err := a.Analyze(context.Background(), m)
@@ -494,8 +352,8 @@ func TestAPIErrors(t *testing.T) {
 		}
 	})
 	t.Run("a gateway error is retried later", func(t *testing.T) {
-		f := newFakeVT(t)
-		f.broken = true
+		f := vttest.New(t, vttest.CorpusDetections())
+		f.Broken = true
 		_, err := worker(t, f, analyzers.NewMemoryState(), nil, nil).Analyze(context.Background(), m)
 		if err == nil || !strings.Contains(err.Error(), "eicar.com") {
 			t.Errorf("err %v, want one naming the file", err)
@@ -506,16 +364,16 @@ func TestAPIErrors(t *testing.T) {
 		}
 	})
 	t.Run("VirusTotal down", func(t *testing.T) {
-		f := newFakeVT(t)
+		f := vttest.New(t, vttest.CorpusDetections())
 		a := worker(t, f, analyzers.NewMemoryState(), nil, nil)
-		f.srv.Close()
+		f.Close()
 		if _, err := a.Analyze(context.Background(), m); err == nil {
 			t.Error("no error with the server gone")
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
-		f := newFakeVT(t)
-		f.delay = 2 * time.Second
+		f := vttest.New(t, vttest.CorpusDetections())
+		f.Delay = 2 * time.Second
 		a := worker(t, f, analyzers.NewMemoryState(), nil, func(c *Config) { c.Timeout = 200 * time.Millisecond })
 		start := time.Now()
 		_, err := a.Analyze(context.Background(), m)
@@ -524,8 +382,8 @@ func TestAPIErrors(t *testing.T) {
 		}
 	})
 	t.Run("cancel", func(t *testing.T) {
-		f := newFakeVT(t)
-		f.delay = 2 * time.Second
+		f := vttest.New(t, vttest.CorpusDetections())
+		f.Delay = 2 * time.Second
 		a := worker(t, f, analyzers.NewMemoryState(), nil, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
@@ -552,29 +410,29 @@ func TestNoAPIKey(t *testing.T) {
 
 func TestUpload(t *testing.T) {
 	m := message(part("2", "contract.pdf", []byte("%PDF-1.4 unknown to VirusTotal")))
-	f := newFakeVT(t)
+	f := vttest.New(t, vttest.CorpusDetections())
 	run(t, worker(t, f, analyzers.NewMemoryState(), nil, nil), m)
-	if len(f.uploads) != 0 {
-		t.Fatalf("uploaded %v with upload off", f.uploads)
+	if len(f.Uploads) != 0 {
+		t.Fatalf("uploaded %v with upload off", f.Uploads)
 	}
-	f2 := newFakeVT(t)
+	f2 := vttest.New(t, vttest.CorpusDetections())
 	r := run(t, worker(t, f2, analyzers.NewMemoryState(), nil, func(c *Config) { c.Upload = true }), m)
-	if !slices.Equal(f2.uploads, []string{"contract.pdf"}) || !slices.Equal(symbols(r)[Uploaded], []string{"contract.pdf"}) {
-		t.Errorf("uploads %v symbols %v", f2.uploads, r.Symbols)
+	if !slices.Equal(f2.Uploads, []string{"contract.pdf"}) || !slices.Equal(symbols(r)[Uploaded], []string{"contract.pdf"}) {
+		t.Errorf("uploads %v symbols %v", f2.Uploads, r.Symbols)
 	}
-	f3 := newFakeVT(t)
+	f3 := vttest.New(t, vttest.CorpusDetections())
 	run(t, worker(t, f3, analyzers.NewMemoryState(), nil, func(c *Config) { c.Upload, c.UploadMaxSize = true, 10 }), m)
-	if len(f3.uploads) != 0 {
+	if len(f3.Uploads) != 0 {
 		t.Errorf("uploaded a file over upload_max_size")
 	}
 }
 
 func TestURLWithPath(t *testing.T) {
-	f := newFakeVT(t)
-	a := worker(t, f, analyzers.NewMemoryState(), nil, func(c *Config) { c.URL = f.srv.URL + "/proxy/vt/" })
+	f := vttest.New(t, vttest.CorpusDetections())
+	a := worker(t, f, analyzers.NewMemoryState(), nil, func(c *Config) { c.URL = f.URL + "/proxy/vt/" })
 	run(t, a, message(part("2", "a.txt", []byte("a"))))
-	if len(f.paths) != 1 || !strings.HasPrefix(f.paths[0], "GET /proxy/vt/api/v3/files/") {
-		t.Errorf("requests %q", f.paths)
+	if len(f.Paths) != 1 || !strings.HasPrefix(f.Paths[0], "GET /proxy/vt/api/v3/files/") {
+		t.Errorf("requests %q", f.Paths)
 	}
 }
 
@@ -626,7 +484,7 @@ func TestCorpus(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	col := slices.Index(strings.Split(strings.TrimPrefix(lines[0], "# "), "\t"), Name)
-	f := newFakeVT(t)
+	f := vttest.New(t, vttest.CorpusDetections())
 	a := worker(t, f, analyzers.NewMemoryState(), nil, nil)
 	for _, l := range lines[1:] {
 		fields := strings.Split(l, "\t")
