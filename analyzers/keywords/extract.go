@@ -150,6 +150,9 @@ func (x *Extractor) tokenize(text string) []token {
 				return
 			}
 			lw := strings.ToLower(w)
+			if x.lang == "fr" {
+				lw = elide(lw)
+			}
 			t := token{word: lw, brk: brk, stop: x.stop[lw] || !wordLike(lw)}
 			if !t.stop {
 				st, ok := stems[lw]
@@ -414,6 +417,17 @@ func stemsOf(toks []token) []string {
 		}
 	}
 	return out
+}
+
+// elide drops French elided articles and pronouns ("l'", "d'", "j'",
+// "qu'"...), so "l'étiquette" is the word "étiquette".
+func elide(w string) string {
+	for _, p := range []string{"l'", "d'", "j'", "n'", "m'", "s'", "t'", "c'", "qu'", "l’", "d’", "j’", "n’", "m’", "s’", "t’", "c’", "qu’"} {
+		if rest, ok := strings.CutPrefix(w, p); ok && rest != "" {
+			return rest
+		}
+	}
+	return w
 }
 
 // germanStem strips the common inflectional endings of German, enough for
