@@ -239,11 +239,15 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (st Stats, err error) {
 
 	var fetchErr error
 	if len(fetch) > 0 {
-		// Publishes are kept in flight and settled in batches: each batch's
-		// acknowledgements are awaited, then its state written, and only
-		// then are its messages marked for deletion.
-		b := &batch{p: p, mb: mb, st: &st, policy: policy, dele: &dele}
+		// Publishes are kept in flight while the fetch goes on; a settler
+		// awaits each acknowledgement in turn, then writes the message's
+		// state, and only once that is acknowledged too marks the message
+		// for deletion.
+		s := newSettler(ctx, p, mb, &st, policy)
 		fetchErr = c.Fetch(ctx, fetch, func(mi pop3.MessageInfo, body io.Reader) error {
+			if err := s.failed(); err != nil {
+				return err
+			}
 			if mi.UID == "" {
 				mi.UID = byID[mi.ID].UID
 			}
@@ -252,13 +256,13 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (st Stats, err error) {
 			if err != nil {
 				return fmt.Errorf("%w: %w", errPublish, err)
 			}
-			b.add(mi, id, pend)
-			if len(b.items) >= batchMessages || b.bytes >= batchBytes {
-				return b.settle(ctx)
-			}
+			s.add(inflight{mi: mi, id: id, pend: pend})
 			return nil
 		})
-		fetchErr = errors.Join(fetchErr, b.settle(ctx))
+		var settled []int
+		settled, err = s.close()
+		dele = append(dele, settled...)
+		fetchErr = errors.Join(fetchErr, err)
 	}
 	if fetchErr == nil {
 		// Mail gone from the server (deleted by us at an earlier QUIT, or by
@@ -287,10 +291,11 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (st Stats, err error) {
 	return st, errors.Join(skipErr, fetchErr)
 }
 
-// Batch limits: how much fetched mail may wait for its acknowledgements.
+// Limits on fetched mail whose acknowledgement is outstanding: the fetch
+// waits when either is reached.
 const (
-	batchMessages = 256
-	batchBytes    = 32 << 20
+	maxInflight      = 512
+	maxInflightBytes = 32 << 20
 )
 
 type inflight struct {
@@ -299,73 +304,132 @@ type inflight struct {
 	pend *pipeline.Pending
 }
 
-// batch is the mail of one poll whose publish is in flight.
-type batch struct {
+type recorded struct {
+	mi   pop3.MessageInfo
+	pend *pipeline.Pending
+}
+
+// settler follows the publishes of one poll to their end, concurrently
+// with the fetch: one goroutine awaits each publish's acknowledgement and
+// writes the message's state, a second awaits the state's acknowledgement
+// and marks the message deletable. A message whose publish or state write
+// failed is neither; the next poll fetches it again.
+type settler struct {
 	p      *Poller
 	mb     *Mailbox
-	st     *Stats
+	st     *Stats // written by the first goroutine only, read after close
 	policy DeletePolicy
-	dele   *[]int
-	items  []inflight
-	bytes  int64
+
+	published chan inflight
+	states    chan recorded
+	done      chan struct{}
+
+	mu    sync.Mutex
+	room  *sync.Cond
+	bytes int64 // of the messages in published
+	err   error // the first failure
+	fails int
+	total int
+	dele  []int
 }
 
-func (b *batch) add(mi pop3.MessageInfo, id string, pend *pipeline.Pending) {
-	b.items = append(b.items, inflight{mi: mi, id: id, pend: pend})
-	b.bytes += mi.Size
+func newSettler(ctx context.Context, p *Poller, mb *Mailbox, st *Stats, policy DeletePolicy) *settler {
+	s := &settler{p: p, mb: mb, st: st, policy: policy,
+		published: make(chan inflight, maxInflight), states: make(chan recorded, maxInflight), done: make(chan struct{})}
+	s.room = sync.NewCond(&s.mu)
+	go s.acks(ctx)
+	go s.stateAcks(ctx)
+	return s
 }
 
-// settle waits for the batch's acknowledgements, records the state of each
-// message JetStream holds, and marks for deletion those whose state is
-// recorded too. A message whose publish failed is neither recorded nor
-// deleted; the next poll fetches it again.
-func (b *batch) settle(ctx context.Context) error {
-	items := b.items
-	b.items, b.bytes = b.items[:0:0], 0
-	var errs []error
-	type recorded struct {
-		mi   pop3.MessageInfo
-		pend *pipeline.Pending
+// add hands over a publish in flight, first waiting while too many bytes
+// are: the settler makes room as acknowledgements come in.
+func (s *settler) add(it inflight) {
+	s.mu.Lock()
+	for s.bytes > 0 && s.bytes+it.mi.Size > maxInflightBytes {
+		s.room.Wait()
 	}
-	var recs []recorded
-	for _, it := range items {
+	s.bytes += it.mi.Size
+	s.total++
+	s.mu.Unlock()
+	s.published <- it
+}
+
+// failed returns the first failure so far, so the fetch can stop early.
+func (s *settler) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *settler) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = fmt.Errorf("%w: %w", errPublish, err)
+	}
+	s.fails++
+}
+
+func (s *settler) acks(ctx context.Context) {
+	defer close(s.states)
+	for it := range s.published {
 		pub, err := it.pend.Wait(ctx)
+		s.mu.Lock()
+		s.bytes -= it.mi.Size
+		s.room.Signal()
+		s.mu.Unlock()
 		if err != nil {
-			errs = append(errs, err)
+			s.fail(err)
 			continue
 		}
-		b.st.Fetched++
-		b.st.Bytes += pub.Size
+		s.st.Fetched++
+		s.st.Bytes += pub.Size
 		if pub.Duplicate {
-			b.st.Duplicates++
+			s.st.Duplicates++
 		} else {
-			b.st.Published = append(b.st.Published, it.id)
+			s.st.Published = append(s.st.Published, it.id)
 		}
-		val, err := json.Marshal(state{ID: it.id, UIDL: it.mi.UID, Seq: pub.Sequence, Size: pub.Size, FetchedAt: b.p.now().UTC()})
+		val, err := json.Marshal(state{ID: it.id, UIDL: it.mi.UID, Seq: pub.Sequence, Size: pub.Size, FetchedAt: s.p.now().UTC()})
 		if err != nil {
-			errs = append(errs, err)
+			s.fail(err)
 			continue
 		}
-		pend, err := b.p.pub.PutStateAsync(StateKey(b.mb.Name, it.mi.UID), val)
+		pend, err := s.p.pub.PutStateAsync(StateKey(s.mb.Name, it.mi.UID), val)
 		if err != nil {
-			errs = append(errs, err)
+			s.fail(err)
 			continue
 		}
-		recs = append(recs, recorded{it.mi, pend})
+		s.states <- recorded{it.mi, pend}
 	}
-	for _, r := range recs {
+}
+
+func (s *settler) stateAcks(ctx context.Context) {
+	defer close(s.done)
+	for r := range s.states {
 		if _, err := r.pend.Wait(ctx); err != nil {
-			errs = append(errs, err)
+			s.fail(err)
 			continue
 		}
-		if b.policy.AfterPublish {
-			*b.dele = append(*b.dele, r.mi.ID)
+		if s.policy.AfterPublish {
+			s.mu.Lock()
+			s.dele = append(s.dele, r.mi.ID)
+			s.mu.Unlock()
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %d of %d messages kept on the server: %w", errPublish, len(errs), len(items), errs[0])
+}
+
+// close waits for every publish handed over to be settled and returns the
+// messages that may be deleted.
+func (s *settler) close() ([]int, error) {
+	close(s.published)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.dele, fmt.Errorf("%d of %d messages kept on the server: %w", s.fails, s.total, s.err)
 	}
-	return nil
+	return s.dele, nil
 }
 
 func deletable(p DeletePolicy, s state, now time.Time) bool {

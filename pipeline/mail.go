@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -71,6 +72,12 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 	}
 
 	p := &Pending{what: "publish " + m.ID + " to " + StreamMail}
+	// While the connection is down a publish would wait in the client's
+	// reconnect buffer until its acknowledgement times out. Ingest is better
+	// served by failing now: the mail stays on the POP3 server for later.
+	if !c.NC.IsConnected() {
+		return nil, fmt.Errorf("%s: %w", p.what, nats.ErrDisconnected)
+	}
 	if m.Size > 0 && m.Size > limit {
 		n, err := c.putBlob(ctx, m.ID, m.Body)
 		if err != nil {
@@ -80,7 +87,7 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 	} else {
 		// Read one byte past the limit to learn whether it fits without
 		// holding more than the limit in memory.
-		buf, err := io.ReadAll(io.LimitReader(m.Body, limit+1))
+		buf, err := readUpTo(m.Body, m.Size, limit+1)
 		if err != nil {
 			return nil, fmt.Errorf("read message %s: %w", m.ID, err)
 		}
@@ -103,6 +110,7 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 		size = max(size, m.Size) // the size on the server, not of the header sent
 	}
 	msg.Header.Set(HeaderSize, strconv.FormatInt(size, 10))
+	p.deadline = time.Now().Add(pubAckTimeout)
 	fut, err := c.JS.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(StreamMail))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.what, err)
@@ -111,10 +119,40 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 	return p, nil
 }
 
+// readUpTo reads r to its end or to limit bytes, whichever comes first,
+// into one buffer sized from the expected size (0: unknown), so a message
+// of known size costs one allocation rather than io.ReadAll's doublings.
+func readUpTo(r io.Reader, size, limit int64) ([]byte, error) {
+	n := limit
+	if size > 0 && size+512 < n {
+		n = size + 512 // room for the final CRLF some servers add
+	}
+	b := make([]byte, 0, n)
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) >= limit {
+				return b, nil
+			}
+			b = slices.Grow(b, int(min(int64(cap(b)), limit-int64(len(b)))))
+		}
+		k, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+k]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
 // PutStateAsync writes a key of the ingest state bucket without waiting; a
 // KV put is a publish on the bucket's stream, so it pipelines like one.
 func (c *Conn) PutStateAsync(key string, value []byte) (*Pending, error) {
-	p := &Pending{what: "ingest state: put " + key}
+	p := &Pending{what: "ingest state: put " + key, deadline: time.Now().Add(pubAckTimeout)}
+	if !c.NC.IsConnected() {
+		return nil, fmt.Errorf("%s: %w", p.what, nats.ErrDisconnected)
+	}
 	fut, err := c.JS.PublishAsync("$KV."+BucketUIDL+"."+key, value, jetstream.WithExpectStream("KV_"+BucketUIDL))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.what, err)
@@ -125,18 +163,21 @@ func (c *Conn) PutStateAsync(key string, value []byte) (*Pending, error) {
 
 // Pending is a publish in flight.
 type Pending struct {
-	fut  jetstream.PubAckFuture
-	out  Published
-	what string
+	fut      jetstream.PubAckFuture
+	out      Published
+	what     string
+	deadline time.Time
 }
 
 // pubAckTimeout bounds the wait for an acknowledgement; the async API has
-// no timeout of its own.
+// no timeout of its own. It counts from the publish, not from the Wait, so
+// a caller waiting for many publishes in turn while JetStream is gone is
+// done after this long, not after this long for each.
 const pubAckTimeout = 30 * time.Second
 
 // Wait returns once JetStream acknowledged or refused the publish.
 func (p *Pending) Wait(ctx context.Context) (Published, error) {
-	t := time.NewTimer(pubAckTimeout)
+	t := time.NewTimer(time.Until(p.deadline))
 	defer t.Stop()
 	select {
 	case ack := <-p.fut.Ok():

@@ -300,6 +300,10 @@ func (s *Server) stop() {
 	})
 }
 
+// PID is the process id of Dovecot's master process, whose children
+// (login, auth and pop3 processes) serve the connections.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Log returns what Dovecot wrote to its log and its standard output.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "dovecot.log"))
