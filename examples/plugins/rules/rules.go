@@ -77,6 +77,7 @@ func Load(path string) (*Analyzer, error) {
 type Analyzer struct {
 	file  File
 	rules []compiled
+	in    map[string]bool // where any rule looks
 }
 
 type compiled struct {
@@ -90,7 +91,7 @@ func New(f File) (*Analyzer, error) {
 	if len(f.Rules) == 0 {
 		return nil, fmt.Errorf("no rules")
 	}
-	a := &Analyzer{file: f}
+	a := &Analyzer{file: f, in: map[string]bool{}}
 	seen := map[string]bool{}
 	for i, r := range f.Rules {
 		if !symbolName.MatchString(r.Name) {
@@ -109,6 +110,7 @@ func New(f File) (*Analyzer, error) {
 				return nil, fmt.Errorf("rule %s: in %q: want subject, body or from", r.Name, w)
 			}
 			c.in[w] = true
+			a.in[w] = true
 		}
 		for _, k := range r.Keywords {
 			k = strings.ToLower(strings.TrimSpace(k))
@@ -153,10 +155,17 @@ type Data struct {
 
 // Analyze applies every rule.
 func (a *Analyzer) Analyze(_ context.Context, m *analyzers.Message) (analyzers.Result, error) {
-	where := map[string]string{
-		InSubject: strings.ToLower(m.Header.Subject),
-		InBody:    strings.ToLower(text.FromMessage(m).Text),
-		InFrom:    strings.ToLower(fromText(m)),
+	// Only what some rule reads is extracted: the body's own words take
+	// the most work.
+	where := map[string]string{}
+	if a.in[InSubject] {
+		where[InSubject] = strings.ToLower(m.Header.Subject)
+	}
+	if a.in[InBody] {
+		where[InBody] = strings.ToLower(text.FromMessage(m).Text)
+	}
+	if a.in[InFrom] {
+		where[InFrom] = strings.ToLower(fromText(m))
 	}
 	var res analyzers.Result
 	data := Data{Tags: []string{}, Matches: []Match{}}
