@@ -371,7 +371,15 @@ func (d *Detector) score(words []string, cands []int) []float64 {
 		}
 	}
 	var offs [3]int
+	grams := 0
 	for _, w := range words {
+		// Stop once one language leads by far: a long text decides early.
+		if grams >= 64 {
+			grams = 0
+			if decided(total, cands) {
+				break
+			}
+		}
 		n := 0
 		for j := range w {
 			offs[n%3] = j
@@ -379,13 +387,32 @@ func (d *Detector) score(words []string, cands []int) []float64 {
 			if n >= 3 {
 				_, sz := utf8.DecodeRuneInString(w[j:])
 				one(w[offs[(n-3)%3]:j+sz], 2)
+				grams++
 			}
 		}
 		if n < 3 {
 			one(w, n-1)
+			grams++
 		}
 	}
 	return total
+}
+
+// decidedGap is the lead, in hundredths of a natural-log unit, past which
+// the rest of a text cannot change the answer in practice (e^-40).
+const decidedGap = 4000
+
+func decided(total []float64, cands []int) bool {
+	best, second := math.Inf(1), math.Inf(1)
+	for _, li := range cands {
+		switch c := total[li]; {
+		case c < best:
+			best, second = c, best
+		case c < second:
+			second = c
+		}
+	}
+	return second-best > decidedGap
 }
 
 func backoffPenalty(steps int) float64 {
