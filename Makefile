@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build demo test test-deps vet unit bench fuzz proto clean
+.PHONY: all build demo test test-deps vet unit bench eval fuzz proto clean
 
 all: build
 
@@ -33,6 +33,14 @@ unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Measures the text analyzers (sentiment, keywords, language) against the
+# published figures, on the evaluation corpora beside the project (read in
+# place, never copied); prints the tables of docs/benchmarks.md.
+CORPORA ?= ../shared/corpora
+eval:
+	$(GO) run ./eval -corpora $(CORPORA)
+	$(GO) test -run '^$$' -bench TextAnalyzers -benchmem -cpu 1 -count 3 ./eval
 
 # Regenerates the plugin contract's committed Go and Python code from
 # plugins/proto (Debian's protoc; the Go generators are tools in go.mod).

@@ -15,6 +15,9 @@ sigtool:clamav
 /usr/share/clamav-testfiles/clam.exe:clamav-testfiles
 /usr/lib/python3/dist-packages/grpc/__init__.py:python3-grpcio
 /usr/lib/python3/dist-packages/google/protobuf/__init__.py:python3-protobuf
+rspamd:rspamd
+/usr/sbin/spamd:spamd
+spamassassin:spamassassin
 "
 
 missing=""

@@ -331,31 +331,41 @@ func (x *Extractor) rankWords(toks []token) map[string]float64 {
 	n := len(idx)
 	// Edges in compressed rows: weights summed per pair first.
 	type pair struct{ a, b int32 }
-	weights := map[pair]float64{}
+	// The graph is undirected: each pair is counted once, lower index
+	// first, and entered in both rows below.
+	weights := make(map[pair]float64, len(seq)*2)
 	for a := range seq {
 		for b := a + 1; b < len(seq) && b < a+x.opts.Window; b++ {
-			if seq[a] != seq[b] {
-				weights[pair{int32(seq[a]), int32(seq[b])}]++
-				weights[pair{int32(seq[b]), int32(seq[a])}]++
+			u, v := int32(seq[a]), int32(seq[b])
+			switch {
+			case u < v:
+				weights[pair{u, v}]++
+			case v < u:
+				weights[pair{v, u}]++
 			}
 		}
 	}
 	start := make([]int, n+1)
 	for p := range weights {
 		start[p.a+1]++
+		start[p.b+1]++
 	}
 	for i := range n {
 		start[i+1] += start[i]
 	}
-	to := make([]int32, len(weights))
-	wt := make([]float64, len(weights))
+	to := make([]int32, 2*len(weights))
+	wt := make([]float64, 2*len(weights))
 	fill := slices.Clone(start[:n])
 	sum := make([]float64, n)
 	for p, w := range weights {
 		k := fill[p.a]
 		fill[p.a]++
 		to[k], wt[k] = p.b, w
+		k = fill[p.b]
+		fill[p.b]++
+		to[k], wt[k] = p.a, w
 		sum[p.a] += w
+		sum[p.b] += w
 	}
 	out := make([]float64, n)
 	var ptot float64

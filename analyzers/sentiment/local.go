@@ -45,8 +45,6 @@ type Local struct {
 	opts  LocalOptions
 	rules map[string]*rules
 	emoji map[rune]string
-	// maxPhrase is the longest phrase, in words, of any lexicon.
-	maxPhrase int
 }
 
 // NewLocal builds the local model from the embedded lexicons.
@@ -76,8 +74,13 @@ func NewLocal(o LocalOptions) *Local {
 		}
 	}
 	for _, r := range l.rules {
+		// Phrases are looked for only at the words that start one.
+		r.phraseStarts = map[string]int{}
 		for w := range r.lexicon {
-			l.maxPhrase = max(l.maxPhrase, strings.Count(w, phraseJoin)+1)
+			first, _, ok := strings.Cut(w, phraseJoin)
+			if n := strings.Count(w, phraseJoin) + 1; ok && n > r.phraseStarts[first] {
+				r.phraseStarts[first] = n
+			}
 		}
 	}
 	return l
@@ -144,39 +147,42 @@ const phraseJoin = "_"
 // token ("still waiting" -> "still_waiting"), so the
 // rules treat it as one word with its own valence.
 func (l *Local) joinPhrases(text string, r *rules) string {
-	if l.maxPhrase < 2 {
+	if r.phraseStarts == nil {
 		return text
 	}
 	f := strings.Fields(text)
+	norm := make([]string, len(f))
+	for i, w := range f {
+		norm[i] = strings.ToLower(trimPunct(w))
+	}
 	out := make([]string, 0, len(f))
 	var key strings.Builder
 	for i := 0; i < len(f); i++ {
+		longest := r.phraseStarts[norm[i]]
 		best := 0
-		key.Reset()
-		key.WriteString(strings.ToLower(trimPunct(f[i])))
-		for n := 2; n <= l.maxPhrase && i+n <= len(f); n++ {
-			// A phrase does not cross a sentence end.
-			if endsClause(f[i+n-2]) {
-				break
-			}
-			key.WriteString(phraseJoin)
-			key.WriteString(strings.ToLower(trimPunct(f[i+n-1])))
-			if _, ok := r.lexicon[key.String()]; ok {
-				best = n
+		if longest > 1 {
+			key.Reset()
+			key.WriteString(norm[i])
+			for n := 2; n <= longest && i+n <= len(f); n++ {
+				// A phrase does not cross a sentence end.
+				if endsClause(f[i+n-2]) {
+					break
+				}
+				key.WriteString(phraseJoin)
+				key.WriteString(norm[i+n-1])
+				if _, ok := r.lexicon[key.String()]; ok {
+					best = n
+				}
 			}
 		}
 		if best == 0 {
 			out = append(out, f[i])
 			continue
 		}
-		parts := make([]string, best)
-		for k := range best {
-			parts[k] = trimPunct(f[i+k])
-		}
 		// Keep the trailing punctuation of the phrase's last word.
 		last := f[i+best-1]
 		tail := last[len(strings.TrimRightFunc(last, unicode.IsPunct)):]
-		out = append(out, strings.ToLower(strings.Join(parts, phraseJoin))+tail)
+		out = append(out, strings.Join(norm[i:i+best], phraseJoin)+tail)
 		i += best - 1
 	}
 	return strings.Join(out, " ")

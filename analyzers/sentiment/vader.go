@@ -52,6 +52,9 @@ type rules struct {
 	// unicodePunct strips punctuation of any script from a token's ends,
 	// not only ASCII.
 	unicodePunct bool
+	// phraseStarts maps the first word of each lexicon phrase to the
+	// longest phrase it starts, in words.
+	phraseStarts map[string]int
 	// alpha normalises the sum of valences to -1..1; 0 means the paper's.
 	alpha float64
 	// idioms replace the valence of a word they contain.
@@ -108,21 +111,24 @@ func isASCIIPunct(r rune) bool {
 // tokens, and stripping one punctuation run from either end of a token when
 // what remains is a word of the text.
 func tokens(text string, unicodePunct bool) []string {
-	words := map[string]bool{}
-	noPunct := strings.Map(func(r rune) rune {
-		if isASCIIPunct(r) || unicodePunct && unicode.IsPunct(r) {
-			return -1
-		}
-		return r
-	}, text)
-	for _, w := range strings.Fields(noPunct) {
-		if len([]rune(w)) > 1 {
-			words[w] = true
+	var words map[string]bool
+	if !unicodePunct {
+		words = map[string]bool{}
+		noPunct := strings.Map(func(r rune) rune {
+			if isASCIIPunct(r) {
+				return -1
+			}
+			return r
+		}, text)
+		for _, w := range strings.Fields(noPunct) {
+			if utf8.RuneCountInString(w) > 1 {
+				words[w] = true
+			}
 		}
 	}
 	var out []string
 	for _, t := range strings.Fields(text) {
-		if len([]rune(t)) <= 1 {
+		if utf8.RuneCountInString(t) <= 1 {
 			continue
 		}
 		if unicodePunct {

@@ -23,6 +23,7 @@ import (
 	_ "github.com/mailsift/mailsift/analyzers/mime"
 	_ "github.com/mailsift/mailsift/analyzers/phishing"
 	_ "github.com/mailsift/mailsift/analyzers/sentiment"
+	_ "github.com/mailsift/mailsift/analyzers/spam"
 	_ "github.com/mailsift/mailsift/analyzers/virustotal"
 )
 
