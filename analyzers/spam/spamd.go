@@ -45,12 +45,11 @@ func (s *spamd) check(ctx context.Context, raw []byte) (Verdict, error) {
 	}
 	defer conn.Close()
 	// A spamd that accepts and then stalls must not hold the analysis past
-	// its deadline.
+	// its deadline. The connection is cut once ctx is done, not at the
+	// deadline itself, so that the caller then sees ctx's error and calls
+	// it a timeout.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
 
 	var hdr strings.Builder
 	hdr.WriteString("REPORT SPAMC/1.5\r\n")
