@@ -116,3 +116,14 @@ func TestPythonPluginChecksumIsTheScript(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 }
+
+// TestPythonUnitTests runs the Python example's own unit tests, so CI runs
+// them with the rest.
+func TestPythonUnitTests(t *testing.T) {
+	pythonPlugin(t)
+	cmd := exec.Command("/usr/bin/python3", "-m", "unittest", "discover", "-s", "../examples/plugins/python", "-p", "test_*.py")
+	cmd.Env = append(cmd.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("python unit tests: %v\n%s", err, out)
+	}
+}

@@ -243,8 +243,12 @@ func checkPlugin(ctx context.Context, out io.Writer, cfg plugins.Config, samples
 		return err
 	}
 	n := len(samples)
-	fmt.Fprintf(out, "\n%d messages in %s: %s per message on average, slowest %s (%s)\n",
-		n, total.Round(time.Microsecond), fmtMillis(total/time.Duration(max(n, 1))), fmtMillis(slowest), filepath.Base(slowestFile))
+	noun := "messages"
+	if n == 1 {
+		noun = "message"
+	}
+	fmt.Fprintf(out, "\n%d %s in %s: %s per message on average, slowest %s (%s)\n",
+		n, noun, total.Round(time.Microsecond), fmtMillis(total/time.Duration(max(n, 1))), fmtMillis(slowest), filepath.Base(slowestFile))
 	return nil
 }
 

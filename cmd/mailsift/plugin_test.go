@@ -258,7 +258,7 @@ func TestPluginCheck(t *testing.T) {
 	}
 
 	code, out, errOut = execute(t, "", "plugin", "check", "--auto-mtls=false", pythonPlugin(t), filepath.Join(samples, "18-phish-display-name-spoof.eml"))
-	if code != exitOK || !strings.Contains(out, "LINK_TEXT_MISMATCH") || !strings.Contains(out, "1 messages in") {
+	if code != exitOK || !strings.Contains(out, "LINK_TEXT_MISMATCH") || !strings.Contains(out, "1 message in") {
 		t.Fatalf("python plugin: exit %d\n%s\n%s", code, out, errOut)
 	}
 
