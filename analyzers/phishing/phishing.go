@@ -54,6 +54,9 @@ const (
 	PasswordField    = "PHISH_PASSWORD_FIELD"
 	CredentialWords  = "PHISH_CREDENTIAL_WORDS"
 	HTMLAttachment   = "PHISH_HTML_ATTACHMENT"
+	LureWords        = "PHISH_LURE_WORDS"
+	HiddenText       = "PHISH_HIDDEN_TEXT"
+	ImageOnly        = "PHISH_IMAGE_ONLY"
 
 	DisplayNameBrand  = "PHISH_DISPLAY_NAME_BRAND"
 	DisplayNameDomain = "PHISH_DISPLAY_NAME_DOMAIN"
@@ -87,6 +90,9 @@ var defaultScores = map[string]float64{
 	PasswordField:    4,
 	CredentialWords:  3.5,
 	HTMLAttachment:   4,
+	LureWords:        2.5,
+	HiddenText:       2,
+	ImageOnly:        2,
 
 	DisplayNameBrand:  4,
 	DisplayNameDomain: 3,
@@ -704,6 +710,12 @@ func (a *Analyzer) judgeHTML(f *finding, m *analyzers.Message, fromDom string) {
 		if s.password {
 			f.add(PasswordField)
 		}
+		if s.hidden >= minHiddenText {
+			f.add(HiddenText, fmt.Sprintf("%d characters", s.hidden))
+		}
+		if s.images > 0 && s.linkedImages > 0 && strings.TrimSpace(m.Text) == "" && len(strings.Fields(analyzers.HTMLText(m.HTML))) < maxImageOnlyWords {
+			f.add(ImageOnly, fmt.Sprintf("%d image(s)", s.images))
+		}
 	}
 	for _, l := range m.Links {
 		if l.Kind != analyzers.LinkFormAction {
@@ -742,11 +754,22 @@ func (a *Analyzer) judgeHTML(f *finding, m *analyzers.Message, fromDom string) {
 	}
 }
 
+// Bounds of the HTML symbols: newsletters hide a preview line of a
+// hundred characters or so, and their visible text is longer than a few
+// words.
+const (
+	minHiddenText     = 300
+	maxImageOnlyWords = 12
+)
+
 type htmlScan struct {
-	forms    int
-	password bool
-	redirect bool // a meta refresh to elsewhere
-	script   bool // a script that navigates, decodes or writes a page
+	forms        int
+	password     bool
+	hidden       int // characters of text inside hidden elements
+	images       int
+	linkedImages int  // images inside a link
+	redirect     bool // a meta refresh to elsewhere
+	script       bool // a script that navigates, decodes or writes a page
 }
 
 var navigatingScript = regexp.MustCompile(`(?i)(window\.)?location(\.href|\.replace|\.assign)?\s*[=(]|window\.open\s*\(|atob\s*\(|document\.write\s*\(|unescape\s*\(|eval\s*\(|fetch\s*\(|XMLHttpRequest`)
@@ -755,6 +778,12 @@ func scanHTML(s string) htmlScan {
 	var out htmlScan
 	z := html.NewTokenizer(strings.NewReader(s))
 	inScript := false
+	inAnchor := false
+	// hidden holds the open elements' hidden flags; text counts as hidden
+	// when any open element hides it. Void and unclosed elements make this
+	// approximate, which is enough for a count.
+	var hidden []bool
+	hiddenDepth := 0
 	for {
 		tt := z.Next()
 		switch tt {
@@ -764,9 +793,22 @@ func scanHTML(s string) htmlScan {
 			if inScript && navigatingScript.Match(z.Text()) {
 				out.script = true
 			}
+			if hiddenDepth > 0 && !inScript {
+				out.hidden += len(strings.TrimSpace(string(z.Text())))
+			}
 		case html.EndTagToken:
-			if name, _ := z.TagName(); atom.Lookup(name) == atom.Script {
+			name, _ := z.TagName()
+			switch atom.Lookup(name) {
+			case atom.Script:
 				inScript = false
+			case atom.A:
+				inAnchor = false
+			}
+			if n := len(hidden); n > 0 && !voidElement(atom.Lookup(name)) {
+				if hidden[n-1] {
+					hiddenDepth--
+				}
+				hidden = hidden[:n-1]
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, more := z.TagName()
@@ -777,7 +819,21 @@ func scanHTML(s string) htmlScan {
 				k, v, more = z.TagAttr()
 				attrs[string(k)] = string(v)
 			}
+			if tt == html.StartTagToken && !voidElement(tag) {
+				h := hidesText(attrs["style"]) || attrs["hidden"] != "" || hasAttr(attrs, "hidden")
+				hidden = append(hidden, h)
+				if h {
+					hiddenDepth++
+				}
+			}
 			switch tag {
+			case atom.A:
+				inAnchor = tt == html.StartTagToken
+			case atom.Img:
+				out.images++
+				if inAnchor {
+					out.linkedImages++
+				}
 			case atom.Form:
 				out.forms++
 			case atom.Input:
@@ -793,6 +849,27 @@ func scanHTML(s string) htmlScan {
 			}
 		}
 	}
+}
+
+func hasAttr(attrs map[string]string, k string) bool {
+	_, ok := attrs[k]
+	return ok
+}
+
+func voidElement(a atom.Atom) bool {
+	switch a {
+	case atom.Area, atom.Base, atom.Br, atom.Col, atom.Embed, atom.Hr, atom.Img, atom.Input,
+		atom.Link, atom.Meta, atom.Source, atom.Track, atom.Wbr:
+		return true
+	}
+	return false
+}
+
+var hidingStyle = regexp.MustCompile(`(?i)display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](\.\d+)?\s*(px|pt)?\s*(;|$|!)|max-height\s*:\s*0(px)?\s*(;|$|!)`)
+
+// hidesText says whether an inline style hides what is inside.
+func hidesText(style string) bool {
+	return style != "" && hidingStyle.MatchString(style)
 }
 
 // credentialPhrases are what credential-harvesting mail says to make the
@@ -817,6 +894,22 @@ var credentialPhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
 	`\bpontos\b[^.\n]{0,60}\bexpira`,
 	`\b(su|tu)\s+cuenta\b[^.\n]{0,40}\b(bloquead|suspendid|desactivad)`,
 	`\bvotre\s+compte\b[^.\n]{0,40}\b(bloqu|suspendu|d[ée]sactiv|expir)`,
+}, "|"))
+
+// lurePhrases are the baits of prize, survey, parcel-fee and payment
+// scams, in the languages they most often arrive in.
+var lurePhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
+	`\b(you('ve| have)\s+won|winner|congratulations|claim\s+(your|now)|free\s+gift|gift\s*card|your\s+reward|rewards?\s+(are|is)\s+(ready|waiting)|take\s+(our|this|the)\s+survey|survey\s+(for|and)\s+(a|your)\s+reward)`,
+	`\b(package|parcel|shipment|delivery)\b[^.\n]{0,40}\b(held|on hold|pending|failed|could not be|waiting|unpaid|customs)`,
+	`\b(customs|delivery|shipping)\s+(fee|charge|duty)`,
+	`\b(gewinnen|gewinnspiel|gewonnen|gutschein|pr[äa]mie|freispiele|gratis|umfrage|gl[üu]ckwunsch)`,
+	`\b(paket|sendung)\b[^.\n]{0,40}\b(wartet|zugestellt|zur[üu]ckgehalten|zollgeb)`,
+	`\b(parab[ée]ns|pr[êe]mio|ganhou|resgat|brinde|b[ôo]nus|pontos)`,
+	`\b(encomenda|pedido|mercadoria|pacote)\b[^.\n]{0,40}\b(retid|taxad|bloquead|aguard)`,
+	`\b(taxa|tributo|multa|cnh|cpf)\b[^.\n]{0,40}\b(pendente|atras|regulariz|bloquei|suspens)`,
+	`\b(premio|ganador|regalo|gratis|sorpresa)\b`,
+	`\b(gagnant|cadeau|gratuit|f[ée]licitations|colis)\b`,
+	`\b(gewonnen|winnaar|cadeau)\b`,
 }, "|"))
 
 // callToAction is link text that asks the reader to log in or hand over
@@ -844,6 +937,13 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	}
 	if len(found) > 0 {
 		f.add(CredentialWords, found...)
+	}
+	var lures []string
+	for _, hit := range lurePhrases.FindAllString(text, 20) {
+		lures = append(lures, strings.ToLower(strings.Join(strings.Fields(hit), " ")))
+	}
+	if len(lures) > 0 {
+		f.add(LureWords, lures...)
 	}
 }
 
