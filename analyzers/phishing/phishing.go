@@ -160,6 +160,9 @@ type brand struct {
 	words   [][]string // each name as skeleton words
 	labels  []string   // each name's skeleton without blanks ("bankofamerica")
 	domains map[string]bool
+	// labels of the domains below their public suffix, and their
+	// skeletons, worked out once
+	domLabels, domSkels []string
 }
 
 // Analyzer looks for phishing. It is safe for concurrent use once
@@ -209,7 +212,13 @@ func New(cfg Config) (*Analyzer, error) {
 			if d == "" {
 				return nil, fmt.Errorf("brands %q: empty domain", b.Names[0])
 			}
-			pb.domains[registered(d)] = true
+			reg := registered(d)
+			if !pb.domains[reg] {
+				pb.domains[reg] = true
+				l, _ := splitReg(reg)
+				pb.domLabels = append(pb.domLabels, l)
+				pb.domSkels = append(pb.domSkels, skeleton2(l))
+			}
 		}
 		a.brands = append(a.brands, pb)
 	}
@@ -600,9 +609,8 @@ func (a *Analyzer) brandLookalike(h host) (string, string) {
 	}
 	sk := skeleton2(label)
 	for _, b := range a.brands {
-		for d := range b.domains {
-			bl, bs := splitReg(d)
-			bsk := skeleton2(bl)
+		for i, bl := range b.domLabels {
+			bsk := b.domSkels[i]
 			if len(bsk) < 4 {
 				continue
 			}
@@ -612,7 +620,6 @@ func (a *Analyzer) brandLookalike(h host) (string, string) {
 			if utf8.RuneCountInString(bsk) >= 5 && nearMiss(sk, bsk) {
 				return b.name, "lookalike"
 			}
-			_ = bs
 		}
 	}
 	// A brand's name among the words of the host: paypal.com-login.example,
@@ -668,7 +675,9 @@ func lookalikeOf(reg string, list []string) string {
 		if len(osk) < 4 {
 			continue
 		}
-		if sk == osk && label != ol || utf8.RuneCountInString(osk) >= 5 && nearMiss(sk, osk) {
+		// One typo apart counts only between names of six letters or more:
+		// short ones ("here", "there") are one letter apart by chance.
+		if sk == osk && label != ol || utf8.RuneCountInString(osk) >= 6 && utf8.RuneCountInString(sk) >= 6 && nearMiss(sk, osk) {
 			return o
 		}
 	}
