@@ -32,6 +32,7 @@ var Languages = []string{"de", "en", "es", "fr"}
 type LocalOptions struct {
 	// Additions turns on what mailsift adds to VADER: support vocabulary,
 	// German, French and Spanish, emoji, negation and "but" in any case,
+	// "no" as a negation, inflected forms of lexicon words ("refunded"),
 	// and punctuation of any script. Off, the model is VADER as published.
 	Additions bool
 	// ReferenceLexicon leaves out the three entries (heart, hearts,
@@ -62,6 +63,8 @@ func NewLocal(o LocalOptions) *Local {
 	}
 	en.foldCase = true
 	en.unicodePunct = true
+	en.inflection = true
+	en.noNegates = true
 	readLexicon(supportEnglish, en.lexicon)
 	l.rules["de"] = otherRules(lexiconGerman, germanBoosters, set("nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "nichts", "ohne", "weder", "noch nie"), set("aber", "jedoch", "allerdings", "doch"))
 	l.rules["fr"] = otherRules(lexiconFrench, frenchBoosters, set("pas", "jamais", "rien", "aucun", "aucune", "sans", "ni", "plus"), set("mais", "cependant", "pourtant", "toutefois"))
@@ -214,10 +217,11 @@ type Assessment struct {
 }
 
 // Assess scores each sentence of text and the whole. The whole is VADER's
-// normalised sum of valences, the sum divided by the square root of the
-// number of sentences that carry any: a short text scores as VADER scores
-// it, and a long mail does not saturate at -1 or 1 merely for being long,
-// while neutral sentences do not dilute an angry one.
+// normalised sum of the sentences' valences; past three sentences that
+// carry any, the sum is divided by the square root of their number over
+// three. A short text scores as VADER scores it, a long mail does not
+// saturate at -1 or 1 merely for being long, and neutral sentences do not
+// dilute an angry one.
 func (l *Local) Assess(text, lang string) Assessment {
 	r := l.rules[lang]
 	if r == nil {
@@ -236,7 +240,7 @@ func (l *Local) Assess(text, lang string) Assessment {
 		}
 	}
 	if n > 0 {
-		a.Score = round(normalize(sum/math.Sqrt(float64(n)), r.alpha), 4)
+		a.Score = round(normalize(sum/math.Sqrt(max(1, float64(n)/sentencesFree)), r.alpha), 4)
 	}
 	return a
 }
@@ -313,3 +317,7 @@ const (
 	LabelPositive = "positive"
 	LabelUnknown  = "unknown"
 )
+
+// sentencesFree is how many sentences with sentiment a text may have before
+// their sum is damped: up to it a text scores as VADER scores it whole.
+const sentencesFree = 3.0

@@ -52,6 +52,11 @@ type rules struct {
 	// unicodePunct strips punctuation of any script from a token's ends,
 	// not only ASCII.
 	unicodePunct bool
+	// noNegates makes "no" a negation (the reference treats it as a word
+	// of negative valence only).
+	noNegates bool
+	// inflection lets word() find a token's base form.
+	inflection bool
 	// phraseStarts maps the first word of each lexicon phrase to the
 	// longest phrase it starts, in words.
 	phraseStarts map[string]int
@@ -103,6 +108,13 @@ func isUpper(s string) bool {
 	return cased
 }
 
+// isStrippable is punctuation around a word, but not the marks of a
+// handle or tag (@name, #topic) nor of an HTML entity, which are not
+// words.
+func isStrippable(r rune) bool {
+	return unicode.IsPunct(r) && r != '#' && r != '@' && r != '&'
+}
+
 func isASCIIPunct(r rune) bool {
 	return r < 128 && unicode.IsPunct(r) || strings.ContainsRune("$+<=>^`|~", r)
 }
@@ -135,7 +147,7 @@ func tokens(text string, unicodePunct bool) []string {
 			// Strip any punctuation run from the ends when a word of two
 			// or more letters remains, so "¡genial!" and «mauvais» are
 			// found; emoticons like ":)" stay whole.
-			if s := strings.TrimFunc(t, unicode.IsPunct); utf8.RuneCountInString(s) > 1 {
+			if s := strings.TrimFunc(t, isStrippable); utf8.RuneCountInString(s) > 1 {
 				t = s
 			}
 			out = append(out, t)
@@ -186,6 +198,14 @@ func (r *rules) score(text string) vaderScores {
 			sent = append(sent, 0)
 			continue
 		}
+		// "no" before a lexicon word negates it ("no complaints") and has
+		// no valence of its own there.
+		if r.noNegates && lt == "no" && i < len(toks)-1 {
+			if _, ok := r.word(lower[i+1]); ok {
+				sent = append(sent, 0)
+				continue
+			}
+		}
 		sent = append(sent, r.valence(toks, lower, i, capDiff))
 	}
 	if r.foldCase {
@@ -197,7 +217,7 @@ func (r *rules) score(text string) vaderScores {
 }
 
 func (r *rules) valence(toks, lower []string, i int, capDiff bool) float64 {
-	v, ok := r.lexicon[lower[i]]
+	v, ok := r.word(lower[i])
 	if !ok {
 		return 0
 	}
@@ -208,12 +228,17 @@ func (r *rules) valence(toks, lower []string, i int, capDiff bool) float64 {
 			v -= capsIncr
 		}
 	}
+	// "no" is itself a lexicon word, which the loop below passes over as a
+	// modifier; as a negation it counts just before the word.
+	if r.noNegates && i > 0 && lower[i-1] == "no" {
+		v *= negScalar
+	}
 	for back := 0; back < lookBack; back++ {
 		j := i - back - 1
 		if j < 0 {
 			break
 		}
-		if _, known := r.lexicon[lower[j]]; known {
+		if _, known := r.word(lower[j]); known {
 			continue
 		}
 		s := r.boost(toks[j], lower[j], v, capDiff)
@@ -253,6 +278,9 @@ func (r *rules) boost(tok, low string, v float64, capDiff bool) float64 {
 func (r *rules) negated(tok string) bool {
 	if r.foldCase {
 		tok = strings.ToLower(tok)
+	}
+	if r.noNegates && tok == "no" {
+		return true
 	}
 	return r.negate[tok] || (r.negSuffix != "" && strings.Contains(tok, r.negSuffix))
 }
@@ -444,4 +472,32 @@ func readLexicon(data string, into map[string]float64) {
 		}
 		into[strings.ReplaceAll(w, " ", "_")] = f
 	}
+}
+
+// word looks a lower-case token up in the lexicon, and with inflection
+// set, its base form when the token is an inflection the lexicon lacks
+// ("disappoints", "refunded", "hated").
+func (r *rules) word(w string) (float64, bool) {
+	if v, ok := r.lexicon[w]; ok {
+		return v, true
+	}
+	if !r.inflection || len(w) < 5 {
+		return 0, false
+	}
+	for _, sfx := range inflections {
+		base, ok := strings.CutSuffix(w, sfx.cut)
+		if !ok {
+			continue
+		}
+		if v, ok := r.lexicon[base+sfx.add]; ok {
+			return v * inflectionWeight, true
+		}
+	}
+	return 0, false
+}
+
+const inflectionWeight = 0.9
+
+var inflections = []struct{ cut, add string }{
+	{"ies", "y"}, {"es", ""}, {"s", ""}, {"ied", "y"}, {"ed", ""}, {"ed", "e"},
 }
