@@ -182,9 +182,6 @@ func (p *Plugin) Description() Description {
 	return p.desc
 }
 
-// Path is the executable that runs.
-func (p *Plugin) Path() string { return p.path }
-
 // Timeout is the bound on one call.
 func (p *Plugin) Timeout() time.Duration {
 	return p.timeout(p.Description())
@@ -229,16 +226,23 @@ func (p *Plugin) Call(ctx context.Context, m *analyzers.Message) (analyzers.Resu
 		return analyzers.Result{}, err
 	}
 	req := wire.Request(m, inst.raw, inst.parsed)
-	timeout := p.timeout(inst.desc)
+	own := p.timeout(inst.desc)
+	timeout := own
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		// The caller's own deadline comes first; say so in the error.
 		timeout = time.Until(dl).Round(time.Millisecond)
+	}
+	if timeout <= 0 {
+		return analyzers.Result{}, fmt.Errorf("plugin %s: no time left for the call: %w", p.Name(), context.DeadlineExceeded)
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := inst.rpc.Analyze(cctx, req)
 	if err != nil {
-		return analyzers.Result{}, p.callFailed(ctx, cctx, inst, timeout, err)
+		// A call cut short by the caller's deadline counts against the
+		// plugin only when it had a fair share of its own time.
+		fair := timeout >= min(own, time.Second)
+		return analyzers.Result{}, p.callFailed(ctx, cctx, inst, timeout, fair, err)
 	}
 	if resp.GetRetry() {
 		// The plugin is fine; what it depends on is not. The worker's retry
@@ -256,7 +260,7 @@ func (p *Plugin) Call(ctx context.Context, m *analyzers.Message) (analyzers.Resu
 
 // callFailed says why a call failed and takes the plugin out of service
 // when the failure is the process's.
-func (p *Plugin) callFailed(ctx, cctx context.Context, inst *instance, timeout time.Duration, err error) error {
+func (p *Plugin) callFailed(ctx, cctx context.Context, inst *instance, timeout time.Duration, fair bool, err error) error {
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
 		// The caller gave up (a shutdown): nothing is known about the
@@ -265,7 +269,9 @@ func (p *Plugin) callFailed(ctx, cctx context.Context, inst *instance, timeout t
 	case cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded:
 		// gRPC's own timer on the deadline may fire a moment before the
 		// context's.
-		p.timedOut(inst)
+		if fair {
+			p.timedOut(inst)
+		}
 		return fmt.Errorf("plugin %s: no answer within %s", p.Name(), timeout)
 	}
 	code := status.Code(err)
