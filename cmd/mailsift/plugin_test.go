@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mailsift/mailsift/analyzers"
@@ -18,37 +17,22 @@ import (
 	"github.com/mailsift/mailsift/report"
 )
 
-// pluginBins are the example and fault plugins, built once per test run.
-var pluginBins struct {
-	once         sync.Once
-	err          error
-	rules, fault string
-}
-
+// buildPlugins builds the rules example and the fault plugin into the
+// test's temporary directory (the build cache makes the second test's
+// build a link).
 func buildPlugins(t *testing.T) (rules, fault string) {
 	t.Helper()
-	pluginBins.once.Do(func() {
-		dir, err := os.MkdirTemp("", "mailsift-cmd-plugins-")
-		if err != nil {
-			pluginBins.err = err
-			return
+	dir := t.TempDir()
+	rules, fault = filepath.Join(dir, "mailsift-rules"), filepath.Join(dir, "faultplugin")
+	for out, pkg := range map[string]string{
+		rules: "../../examples/plugins/rules/cmd/mailsift-rules",
+		fault: "../../plugins/testdata/faultplugin",
+	} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, b)
 		}
-		pluginBins.rules = filepath.Join(dir, "mailsift-rules")
-		pluginBins.fault = filepath.Join(dir, "faultplugin")
-		for out, pkg := range map[string]string{
-			pluginBins.rules: "../../examples/plugins/rules/cmd/mailsift-rules",
-			pluginBins.fault: "../../plugins/testdata/faultplugin",
-		} {
-			if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-				pluginBins.err = fmt.Errorf("build %s: %v\n%s", pkg, err, b)
-				return
-			}
-		}
-	})
-	if pluginBins.err != nil {
-		t.Fatal(pluginBins.err)
 	}
-	return pluginBins.rules, pluginBins.fault
+	return rules, fault
 }
 
 // pythonPlugin is the Python example's path, after checking Debian's gRPC
