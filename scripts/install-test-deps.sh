@@ -1,7 +1,9 @@
 #!/bin/sh
-# Installs the real servers mailsift's tests run against (Dovecot, the POP3
-# peers fetchmail and mpop), from Debian's packages, when they are missing.
-# Run as root; without root it only reports what is missing.
+# Installs the real programs mailsift's tests run against, from Debian's
+# packages, when they are missing: Dovecot and the POP3 peers fetchmail and
+# mpop; clamd with sigtool and ClamAV's harmless test files; rspamd and
+# spamd; Python's gRPC for the example Python plugin. Run as root; without
+# root it only reports what is missing.
 set -eu
 
 # command-or-file : package
@@ -41,9 +43,12 @@ fi
 echo "install-test-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# Dovecot's package starts a system service; the tests run their own
-# instance, so keep the system one from starting where possible.
-printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-chmod +x /usr/sbin/policy-rc.d
-trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+# The packages start system services (dovecot, clamd, rspamd, spamd); the
+# tests run instances of their own, so keep the system ones from starting.
+# A policy already in place is left as it is.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
