@@ -27,7 +27,9 @@ func pythonPlugin(t *testing.T) Config {
 		t.Fatal(err)
 	}
 	off := false
-	return Config{Name: "links", Command: path, AutoMTLS: &off}
+	// Its socket directory goes where the test cleans up, even when the
+	// process is killed.
+	return Config{Name: "links", Command: path, AutoMTLS: &off, Env: map[string]string{"TMPDIR": t.TempDir()}}
 }
 
 func TestPythonPlugin(t *testing.T) {

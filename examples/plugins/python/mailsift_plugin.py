@@ -180,10 +180,11 @@ def serve(analyzer, max_workers=16):
 
     stop.wait()
     server.stop(grace=1).wait()
-    try:
-        os.unlink(sock)
-        if own_dir:
-            os.rmdir(own_dir)
-    except OSError:
-        pass
+    # gRPC may have removed the socket already.
+    for remove, path in ((os.unlink, sock), (os.rmdir, own_dir)):
+        if path:
+            try:
+                remove(path)
+            except OSError:
+                pass
     sys.exit(0)
