@@ -21,9 +21,15 @@ import (
 // with no DNS here, takes their DKIM and DMARC results as written.
 func evalScorers(t *testing.T) []evalScorer {
 	t.Helper()
-	p := mustNew(t, DefaultConfig())
-	if err := p.Attach(t.Context(), analyzers.NewMemoryState()); err != nil {
-		t.Fatal(err)
+	// Each combination gets its own phishing analyzer with an empty
+	// sender history, so that one run does not make the senders known to
+	// the next.
+	phish := func() *Analyzer {
+		p := mustNew(t, DefaultConfig())
+		if err := p.Attach(t.Context(), analyzers.NewMemoryState()); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 	acfg := auth.DefaultConfig()
 	acfg.TrustUnnamed = true
@@ -46,10 +52,10 @@ func evalScorers(t *testing.T) []evalScorer {
 		t.Fatal(err)
 	}
 	return []evalScorer{
-		{name: "phishing", as: []analyzers.Analyzer{p}},
+		{name: "phishing", as: []analyzers.Analyzer{phish()}},
 		{name: "auth", as: []analyzers.Analyzer{a}},
-		{name: "phishing+auth", as: []analyzers.Analyzer{p, a}},
-		{name: "local+auth", as: []analyzers.Analyzer{h, att, mm, p, a}},
+		{name: "phishing+auth", as: []analyzers.Analyzer{phish(), a}},
+		{name: "local+auth", as: []analyzers.Analyzer{h, att, mm, phish(), a}},
 	}
 }
 

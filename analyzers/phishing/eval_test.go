@@ -2,9 +2,11 @@ package phishing
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,9 +24,11 @@ import (
 //	MAILSIFT_EVAL_HAM=/path/to/ham-dir[:/another] \
 //	go test ./analyzers/phishing -run TestEvalCorpus -v
 //
-// The phishing set is a .tar.gz or a folder of .eml files; ham folders
-// are read recursively (every regular file is taken as one message), and
-// this package's testdata/ham is always part of the ham set.
+// The phishing set is a .tar.gz or a folder of .eml files. Ham is a list
+// of folders and files: folders are read recursively, every regular file
+// is one message except .mbox files, which are cut into theirs; this
+// package's testdata/ham is always part of the ham set. Each entry is
+// reported on its own and all of them together.
 const (
 	envPhishing = "MAILSIFT_EVAL_PHISHING"
 	envHam      = "MAILSIFT_EVAL_HAM"
@@ -50,12 +54,38 @@ func readEvalSet(t *testing.T, path string) []evalMessage {
 		if err != nil {
 			return err
 		}
+		if strings.HasSuffix(p, ".mbox") {
+			out = append(out, splitMbox(p, raw)...)
+			return nil
+		}
 		out = append(out, evalMessage{name: p, raw: raw})
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+// splitMbox cuts an mbox file into its messages at the "From " lines
+// that start each one, and drops those lines.
+func splitMbox(name string, raw []byte) []evalMessage {
+	var out []evalMessage
+	var cur []byte
+	flush := func() {
+		if len(bytes.TrimSpace(cur)) > 0 {
+			out = append(out, evalMessage{name: fmt.Sprintf("%s#%d", name, len(out)+1), raw: cur})
+		}
+		cur = nil
+	}
+	for _, line := range bytes.SplitAfter(raw, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("From ")) {
+			flush()
+			continue
+		}
+		cur = append(cur, line...)
+	}
+	flush()
 	return out
 }
 
@@ -116,7 +146,7 @@ func (s evalScorer) judge(t *testing.T, m *analyzers.Message) (analyzers.Verdict
 		for _, sym := range r.Symbols {
 			score += sym.Score
 			if sym.Score != 0 {
-				syms = append(syms, sym.Name)
+				syms = append(syms, fmt.Sprintf("%s=%g", sym.Name, sym.Score))
 			}
 		}
 	}
@@ -131,21 +161,65 @@ func (s evalScorer) judge(t *testing.T, m *analyzers.Message) (analyzers.Verdict
 
 func flagged(v analyzers.Verdict) bool { return v.Rank() >= analyzers.VerdictSuspicious.Rank() }
 
+// heldOut says whether a message belongs to the held-out half of an
+// evaluation set. Symbols and weights are tuned on the other half only;
+// the held-out half shows whether they carry over to mail they were not
+// fitted to. The split hashes the file's base name, so it is the same on
+// every run and does not follow the order of the files.
+func heldOut(name string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(filepath.Base(name)))
+	return h.Sum32()%2 == 1
+}
+
+// tally counts flagged messages of one set, split into tuning and
+// held-out halves.
+type tally struct{ n, flagged, heldN, heldFlagged int }
+
+func (c *tally) add(name string, f bool) {
+	held := heldOut(name)
+	c.n++
+	if held {
+		c.heldN++
+	}
+	if f {
+		c.flagged++
+		if held {
+			c.heldFlagged++
+		}
+	}
+}
+
+func (c tally) String() string {
+	tn, tf := c.n-c.heldN, c.flagged-c.heldFlagged
+	return fmt.Sprintf("%d/%d (%.1f%%) [tuning %d/%d (%.1f%%), held-out %d/%d (%.1f%%)]",
+		c.flagged, c.n, pct(c.flagged, c.n), tf, tn, pct(tf, tn), c.heldFlagged, c.heldN, pct(c.heldFlagged, c.heldN))
+}
+
+// hamSet is one source of clean mail, reported on its own.
+type hamSet struct {
+	label string
+	msgs  []evalMessage
+}
+
 func TestEvalCorpus(t *testing.T) {
 	phishPath := os.Getenv(envPhishing)
 	if phishPath == "" {
 		t.Skipf("set %s (and optionally %s) to run the evaluation", envPhishing, envHam)
 	}
 	phish := readEvalSet(t, phishPath)
-	ham := readEvalSet(t, "testdata/ham")
+	hams := []hamSet{{"testdata/ham", readEvalSet(t, "testdata/ham")}}
 	if dirs := os.Getenv(envHam); dirs != "" {
 		for _, d := range filepath.SplitList(dirs) {
-			ham = append(ham, readEvalSet(t, d)...)
+			hams = append(hams, hamSet{d, readEvalSet(t, d)})
 		}
 	}
+	// MAILSIFT_EVAL_DETAIL=1 logs every message with its symbols and
+	// scores; MAILSIFT_EVAL_MISSED=1 only the phishing mails missed.
+	detail := os.Getenv("MAILSIFT_EVAL_DETAIL") != ""
 	for _, s := range evalScorers(t) {
 		t.Run(s.name, func(t *testing.T) {
-			var caught, fp, phishParsed, hamParsed int
+			var caught, hamAll tally
 			symCount := map[string]int{}
 			var missed, falsePos []string
 			for _, e := range phish {
@@ -154,45 +228,58 @@ func TestEvalCorpus(t *testing.T) {
 					continue
 				}
 				m.Mailbox = "eval-phish"
-				phishParsed++
 				v, score, syms := s.judge(t, m)
 				for _, sym := range syms {
-					symCount[sym]++
+					symCount[strings.SplitN(sym, "=", 2)[0]]++
 				}
-				if flagged(v) {
-					caught++
-				} else {
-					missed = append(missed, fmt.Sprintf("%s %.1f %v %q", filepath.Base(e.name), score, syms, m.Header.Subject))
-				}
-			}
-			for _, e := range ham {
-				m, err := analyzers.Parse(e.raw, analyzers.ParseOptions{})
-				if err != nil {
-					continue
-				}
-				m.Mailbox = "eval-ham"
-				hamParsed++
-				v, score, syms := s.judge(t, m)
-				if flagged(v) {
-					fp++
-					falsePos = append(falsePos, fmt.Sprintf("%s %.1f %v", e.name, score, syms))
+				caught.add(e.name, flagged(v))
+				line := fmt.Sprintf("%s %s %.1f %v %q", filepath.Base(e.name), split(e.name), score, syms, m.Header.Subject)
+				if !flagged(v) {
+					missed = append(missed, line)
+				} else if detail {
+					t.Logf("  caught: %s", line)
 				}
 			}
-			t.Logf("%s: phishing flagged %d/%d (%.1f%%); ham flagged %d/%d (%.1f%%)",
-				s.name, caught, phishParsed, pct(caught, phishParsed), fp, hamParsed, pct(fp, hamParsed))
+			t.Logf("%s: phishing flagged %s", s.name, caught)
+			for _, h := range hams {
+				var c tally
+				for _, e := range h.msgs {
+					m, err := analyzers.Parse(e.raw, analyzers.ParseOptions{})
+					if err != nil {
+						continue
+					}
+					m.Mailbox = "eval-ham"
+					v, score, syms := s.judge(t, m)
+					c.add(e.name, flagged(v))
+					hamAll.add(e.name, flagged(v))
+					line := fmt.Sprintf("%s %s %.1f %v %q", e.name, split(e.name), score, syms, m.Header.Subject)
+					if flagged(v) {
+						falsePos = append(falsePos, line)
+					} else if detail && score > 0 {
+						t.Logf("  clean: %s", line)
+					}
+				}
+				t.Logf("%s: ham flagged %s from %s", s.name, c, h.label)
+			}
+			t.Logf("%s: ham flagged %s in all", s.name, hamAll)
 			if testing.Verbose() {
 				var names []string
 				for n := range symCount {
 					names = append(names, n)
 				}
-				sort.Slice(names, func(i, j int) bool { return symCount[names[i]] > symCount[names[j]] })
+				sort.Slice(names, func(i, j int) bool {
+					if symCount[names[i]] != symCount[names[j]] {
+						return symCount[names[i]] > symCount[names[j]]
+					}
+					return names[i] < names[j]
+				})
 				for _, n := range names {
 					t.Logf("  symbol %-28s on %3d phishing mails", n, symCount[n])
 				}
 				for _, s := range falsePos {
 					t.Logf("  false positive: %s", s)
 				}
-				if os.Getenv("MAILSIFT_EVAL_MISSED") != "" {
+				if detail || os.Getenv("MAILSIFT_EVAL_MISSED") != "" {
 					for _, s := range missed {
 						t.Logf("  missed: %s", s)
 					}
@@ -200,6 +287,13 @@ func TestEvalCorpus(t *testing.T) {
 			}
 		})
 	}
+}
+
+func split(name string) string {
+	if heldOut(name) {
+		return "held-out"
+	}
+	return "tuning"
 }
 
 func pct(n, of int) float64 {
