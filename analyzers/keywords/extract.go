@@ -59,7 +59,7 @@ const (
 
 // MethodOptions returns the options of a method: singlerank (whole runs
 // of words between stopwords, ranked by a position-biased word graph
-// weighted by IDF; best on short text) or tfidf (every run of up to three
+// weighted by IDF; best on short text), tfidf (every run of up to three
 // words, by count times mean TF-IDF; best on long text with many names).
 func MethodOptions(method string) (Options, bool) {
 	switch method {
@@ -150,10 +150,21 @@ func (x *Extractor) tokenize(text string) []token {
 				return
 			}
 			lw := strings.ToLower(w)
-			if x.lang == "fr" {
+			stop := false
+			switch x.lang {
+			case "fr":
 				lw = elide(lw)
+			case "en":
+				lw, stop = englishForm(lw)
 			}
-			t := token{word: lw, brk: brk, stop: x.stop[lw] || !wordLike(lw)}
+			t := token{word: lw, brk: brk, stop: stop || x.stop[lw] || !wordLike(lw)}
+			// A participle in -ed is an adjective at the head of a noun
+			// phrase ("distributed systems") but a verb after a noun
+			// ("the system designed"): it may start a phrase, not
+			// continue one.
+			if x.lang == "en" && len(lw) > 4 && strings.HasSuffix(lw, "ed") && !edNouns[lw] {
+				t.brk = true
+			}
 			if !t.stop {
 				st, ok := stems[lw]
 				if !ok {
@@ -283,6 +294,7 @@ func (x *Extractor) extract(toks []token, df DF, max int) []Keyword {
 		}
 		if x.opts.Grams {
 			s = s / float64(len(c.stems)) * float64(c.count)
+
 		}
 		out = append(out, Keyword{Phrase: c.surface, Score: s})
 	}
@@ -295,6 +307,7 @@ func (x *Extractor) extract(toks []token, df DF, max int) []Keyword {
 		}
 		return 0
 	})
+	out = x.pick(out, max)
 	if len(out) > max {
 		out = out[:max]
 	}
@@ -307,6 +320,35 @@ func (x *Extractor) extract(toks []token, df DF, max int) []Keyword {
 		}
 	}
 	return out
+}
+
+// pick takes the best max phrases, leaving out those that repeat one
+// already taken: with whole phrases (singlerank), a phrase inside a taken
+// one; with runs of up to three words (tfidf), a phrase around a taken one,
+// since there the short names come first and their longer contexts only
+// repeat them.
+func (x *Extractor) pick(ranked []Keyword, max int) []Keyword {
+	var kept []Keyword
+	for _, k := range ranked {
+		dup := false
+		for _, c := range kept {
+			inner, outer := k.Phrase, c.Phrase
+			if x.opts.Grams {
+				inner, outer = outer, inner
+			}
+			if strings.Contains(" "+outer+" ", " "+inner+" ") {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			kept = append(kept, k)
+			if len(kept) == max {
+				break
+			}
+		}
+	}
+	return kept
 }
 
 // rankWords runs PageRank over the co-occurrence graph of the non-stop
@@ -427,6 +469,35 @@ func stemsOf(toks []token) []string {
 		}
 	}
 	return out
+}
+
+// englishForm drops a possessive ("today's market" is about the market)
+// and marks as stopwords the contractions ("can't", "it's") and adverbs in
+// -ly, which do not name topics.
+func englishForm(w string) (string, bool) {
+	w = strings.ReplaceAll(w, "’", "'")
+	if base, ok := strings.CutSuffix(w, "'s"); ok {
+		return base, false
+	}
+	if strings.ContainsRune(w, '\'') {
+		return w, true
+	}
+	if len(w) > 4 && strings.HasSuffix(w, "ly") && !lyNouns[w] {
+		return w, true
+	}
+	return w, false
+}
+
+// edNouns end in -ed without being participles.
+var edNouns = map[string]bool{"hundred": true, "speed": true, "bleed": true, "breed": true, "creed": true, "greed": true, "seaweed": true}
+
+// lyNouns end in -ly without being adverbs.
+var lyNouns = map[string]bool{
+	"family": true, "assembly": true, "supply": true, "anomaly": true, "monopoly": true, "reply": true,
+	"italy": true, "july": true, "rally": true, "jelly": true, "belly": true, "bully": true, "lily": true,
+	"homily": true, "ally": true, "fly": true, "butterfly": true, "dragonfly": true, "firefly": true,
+	"holy": true, "ugly": true, "early": true, "only": false, "daily": true, "weekly": true, "monthly": true,
+	"quarterly": true, "yearly": true, "friendly": true, "lovely": true, "costly": true, "likely": false,
 }
 
 // elide drops French elided articles and pronouns ("l'", "d'", "j'",

@@ -37,7 +37,7 @@ func TestExtract(t *testing.T) {
 		{"french", "fr", "La facture indique 129 € au lieu des 109 € affichés pendant les soldes. Merci de corriger la facture.",
 			[]string{"facture"}, []string{"la", "merci"}},
 		{"spanish", "es", "La cremallera de la mochila se rompió. Quiero una mochila nueva o el reembolso.",
-			[]string{"mochila"}, []string{"la", "una"}},
+			[]string{"cremallera", "mochila nueva"}, []string{"la", "una", "mochila"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
