@@ -173,6 +173,14 @@ func (s *dfStore) merge(ctx context.Context, key string, pending map[string]int,
 		if err != nil {
 			return nil, err
 		}
+		// A bucket value travels as one NATS message: keep it well under
+		// the 1 MiB a server takes by default, rarest stems first out.
+		for len(b) > maxTableBytes {
+			s.prune(t, len(t.Terms)*3/4)
+			if b, err = json.Marshal(t); err != nil {
+				return nil, err
+			}
+		}
 		if rev == 0 {
 			_, err = s.kv.Create(ctx, key, b)
 		} else {
@@ -202,7 +210,15 @@ func (s *dfStore) forget(t *dfTable) {
 			}
 		}
 	}
-	for min := 1; len(t.Terms) > s.maxTerms; min++ {
+	s.prune(t, s.maxTerms)
+}
+
+// maxTableBytes bounds a mailbox's table as stored.
+const maxTableBytes = 512 << 10
+
+// prune drops the rarest stems until at most n are left.
+func (s *dfStore) prune(t *dfTable, n int) {
+	for min := 1; len(t.Terms) > n; min++ {
 		for k, v := range t.Terms {
 			if v <= min {
 				delete(t.Terms, k)

@@ -47,7 +47,7 @@ type Config struct {
 
 // DefaultConfig is the configuration of an analyzer with no options set.
 func DefaultConfig() Config {
-	return Config{Max: 10, Method: MethodSingleRank, Subject: true, LearnDF: true, MaxDocs: 5000, MaxTerms: 50000, Sync: 30 * time.Second}
+	return Config{Max: 10, Method: MethodSingleRank, Subject: true, LearnDF: true, MaxDocs: 5000, MaxTerms: 20000, Sync: 30 * time.Second}
 }
 
 func init() {

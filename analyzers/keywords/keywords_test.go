@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -262,4 +263,27 @@ func supportMail(b *testing.B) *analyzers.Message {
 		b.Fatalf("mail is %d bytes", len(body))
 	}
 	return &analyzers.Message{Text: body, Header: analyzers.Header{Subject: "Where is my backpack?"}, Mailbox: "support"}
+}
+
+// TestTableSize checks a mailbox's table stays small enough to be one NATS
+// message, whatever max_terms says.
+func TestTableSize(t *testing.T) {
+	ctx := context.Background()
+	kv, _ := analyzers.NewMemoryState().Bucket(ctx, "keywords", 0)
+	s := &dfStore{kv: kv, maxDocs: 1 << 30, maxTerms: 1 << 30, every: time.Hour, now: time.Now, tables: map[string]*dfEntry{}}
+	pending := map[string]int{}
+	for i := range 60000 {
+		pending[fmt.Sprintf("stem-number-%06d", i)] = 1 + i%7
+	}
+	if _, err := s.merge(ctx, dfKey("big"), pending, 100); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := kv.Get(ctx, dfKey("big"))
+	if err != nil || len(b) > maxTableBytes {
+		t.Fatalf("table of %d bytes (%v), want at most %d", len(b), err, maxTableBytes)
+	}
+	var tab dfTable
+	if err := json.Unmarshal(b, &tab); err != nil || tab.Docs != 100 || tab.Terms["stem-number-000006"] != 7 {
+		t.Errorf("the commonest stems should stay: docs %d, count %d (%v)", tab.Docs, tab.Terms["stem-number-000006"], err)
+	}
 }
