@@ -71,6 +71,28 @@ var defaultBrands = []Brand{
 	{Names: []string{"Royal Mail"}, Domains: []string{"royalmail.com"}},
 	{Names: []string{"DPD"}, Domains: []string{"dpd.com", "dpd.de", "dpd.co.uk"}},
 	{Names: []string{"IRS"}, Domains: []string{"irs.gov"}},
+	{Names: []string{"Proton", "ProtonMail", "Proton Mail"}, Domains: []string{"proton.me", "protonmail.com", "protonmail.ch", "pm.me"}},
+	{Names: []string{"Nubank", "Nu Bank"}, Domains: []string{"nubank.com.br", "nu.com.br"}},
+	{Names: []string{"Mercado Livre", "Mercado Pago", "Mercado Libre"}, Domains: []string{"mercadolivre.com.br", "mercadolibre.com", "mercadopago.com", "mercadopago.com.br"}},
+	{Names: []string{"Correios"}, Domains: []string{"correios.com.br"}},
+	{Names: []string{"Receita Federal", "gov.br"}, Domains: []string{"fazenda.gov.br", "www.gov.br", "economia.gov.br", "acesso.gov.br", "serpro.gov.br"}},
+	{Names: []string{"Shein"}, Domains: []string{"shein.com", "sheinemail.com"}},
+	{Names: []string{"PostNL"}, Domains: []string{"postnl.nl", "postnl.com"}},
+	{Names: []string{"Deutsche Post"}, Domains: []string{"deutschepost.de", "dhl.de"}},
+	{Names: []string{"Hermes"}, Domains: []string{"myhermes.de", "hermesworld.com", "hermes.de", "evri.com", "hermes.com"}},
+	{Names: []string{"Swiss Post"}, Domains: []string{"post.ch", "swisspost.ch"}},
+	{Names: []string{"Canada Post", "Postes Canada"}, Domains: []string{"canadapost.ca", "canadapost-postescanada.ca"}},
+	{Names: []string{"HMRC"}, Domains: []string{"hmrc.gov.uk", "service.gov.uk", "www.gov.uk"}},
+	{Names: []string{"TD Bank", "TD Direct Investing", "TD Canada Trust"}, Domains: []string{"td.com", "tdbank.com", "tdcanadatrust.com"}},
+	{Names: []string{"Interac"}, Domains: []string{"interac.ca"}},
+	{Names: []string{"OpenSea"}, Domains: []string{"opensea.io"}},
+	{Names: []string{"Crypto.com"}, Domains: []string{"crypto.com"}},
+	{Names: []string{"Edeka"}, Domains: []string{"edeka.de"}},
+	{Names: []string{"Albert Heijn"}, Domains: []string{"ah.nl", "albertheijn.nl"}},
+	{Names: []string{"Coolblue"}, Domains: []string{"coolblue.nl", "coolblue.be", "coolblue.de"}},
+	{Names: []string{"Yves Rocher"}, Domains: []string{"yves-rocher.fr", "yves-rocher.com", "yves-rocher.de", "yves-rocher.ca", "yves-rocher.be", "yves-rocher.ch"}},
+	{Names: []string{"Disney", "Disneyland"}, Domains: []string{"disney.com", "disneylandparis.com", "disneyplus.com", "disneyonline.com", "disneystore.com", "go.com"}},
+	{Names: []string{"GitHub"}, Domains: []string{"github.com"}},
 }
 
 // defaultShorteners hide where a link leads until it is followed.
@@ -79,6 +101,7 @@ var defaultShorteners = []string{
 	"rebrand.ly", "cutt.ly", "shorturl.at", "rb.gy", "t.ly", "tiny.cc", "bit.do", "s.id",
 	"v.gd", "shorte.st", "adf.ly", "tr.im", "x.co", "soo.gd", "qrco.de", "shrtco.de",
 	"rebrandly.com", "short.io", "tiny.one", "u.to", "clck.ru", "urlz.fr", "ln.run",
+	"hotm.art", "psee.io", "surl.li", "gg.gg", "shorturl.asia",
 }
 
 // defaultHosting are services where anyone can publish a page or a file
@@ -96,6 +119,51 @@ var defaultHosting = []string{
 	"ngrok.io", "ngrok-free.app", "herokuapp.com", "square.site", "mystrikingly.com",
 	"godaddysites.com", "webflow.io", "framer.app", "translate.goog", "onrender.com",
 	"surge.sh", "canva.site", "backblazeb2.com", "digitaloceanspaces.com", "yolasite.com",
+	"run.app", "cloudfunctions.net", "jimdosite.com", "typedream.app", "carrd.co", "webnode.page",
+}
+
+// defaultSenderHosting are services where anyone gets a mail domain of
+// their own under the service's: cloud tenants' default domains and
+// dynamic DNS. Mail from such a domain comes from whoever signed up that
+// day; a company's real mail comes from its own domain. The hosting
+// services above count too.
+var defaultSenderHosting = []string{
+	"onmicrosoft.com", "ddns.net", "duckdns.org", "no-ip.org", "no-ip.biz", "hopto.org",
+	"zapto.org", "sytes.net", "servehttp.com", "serveftp.com", "myftp.org", "dynu.net",
+	"freedns.org", "mooo.com", "dyndns.org", "dynv6.net", "localdomain", "localhost",
+}
+
+// abusedTLDs are top-level domains where most registrations seen in
+// mail are abuse: cheap or free domains bought in bulk for one campaign.
+// The list follows the TLDs with the highest share of abuse in the
+// public reports of Spamhaus ("most abused TLDs") and Interisle
+// ("Phishing Landscape") of 2023-2025; TLDs where abuse is a small share
+// of much legitimate use (.info, .online, .app, .io) are left out.
+var abusedTLDs = map[string]bool{
+	"top": true, "xyz": true, "shop": true, "site": true, "store": true, "click": true,
+	"link": true, "icu": true, "buzz": true, "cyou": true, "sbs": true, "cfd": true,
+	"bond": true, "rest": true, "lol": true, "monster": true, "quest": true, "best": true,
+	"fun": true, "space": true, "website": true, "club": true, "cam": true, "beauty": true,
+	"hair": true, "skin": true, "makeup": true, "boats": true, "autos": true, "yachts": true,
+	"mom": true, "bar": true, "uno": true, "win": true, "bid": true, "loan": true,
+	"date": true, "racing": true, "download": true, "stream": true, "review": true,
+	"party": true, "trade": true, "accountant": true, "science": true, "men": true,
+	"gdn": true, "kim": true, "cricket": true, "faith": true, "country": true, "zip": true,
+	"mov": true, "tk": true, "ml": true, "ga": true, "cf": true, "gq": true, "pw": true,
+	"work": true, "life": true, "today": true, "live": true, "pics": true, "digital": true,
+	"homes": true, "motorcycles": true, "lat": true, "christmas": true, "surf": true,
+}
+
+// imageHosts are services where anyone uploads a picture and gets a link
+// to it. Mail services and shops serve their pictures from their own
+// hosts or their mail service's; spam that has neither hot-links its
+// pictures from these.
+var imageHosts = []string{
+	"imgur.com", "zupimages.net", "imgbox.com", "twimg.com", "postimg.cc", "postimg.org",
+	"postimages.org", "ibb.co", "imgbb.com", "imageshack.com", "imageshack.us", "tinypic.com",
+	"photobucket.com", "prnt.sc", "gyazo.com", "servimg.com", "casimages.com", "noelshack.com",
+	"imagevenue.com", "pixhost.to", "freeimage.host", "iili.io", "imgpile.com", "lensdump.com",
+	"imagebam.com", "fastpic.org", "radikal.ru", "hostingpics.net",
 }
 
 // freemail are mailbox providers anyone can sign up with.

@@ -37,26 +37,32 @@ const Name = "phishing"
 
 // Symbols.
 const (
-	LinkTextMismatch = "PHISH_LINK_TEXT_MISMATCH"
-	LinkIP           = "PHISH_LINK_IP"
-	LinkUserinfo     = "PHISH_LINK_USERINFO"
-	LinkPunycode     = "PHISH_LINK_PUNYCODE"
-	LinkMixedScript  = "PHISH_LINK_MIXED_SCRIPT"
-	LinkLookalike    = "PHISH_LINK_LOOKALIKE_BRAND"
-	LinkBrandInHost  = "PHISH_LINK_BRAND_IN_HOST"
-	LinkLookalikeOwn = "PHISH_LINK_LOOKALIKE_OWN"
-	LinkShortener    = "PHISH_LINK_SHORTENER"
-	LinkHosted       = "PHISH_LINK_HOSTED_PAGE"
-	LinkData         = "PHISH_LINK_DATA"
-	LinkScript       = "PHISH_LINK_SCRIPT"
-	Form             = "PHISH_FORM"
-	FormElsewhere    = "PHISH_FORM_ELSEWHERE"
-	PasswordField    = "PHISH_PASSWORD_FIELD"
-	CredentialWords  = "PHISH_CREDENTIAL_WORDS"
-	HTMLAttachment   = "PHISH_HTML_ATTACHMENT"
-	LureWords        = "PHISH_LURE_WORDS"
-	HiddenText       = "PHISH_HIDDEN_TEXT"
-	ImageOnly        = "PHISH_IMAGE_ONLY"
+	LinkTextMismatch  = "PHISH_LINK_TEXT_MISMATCH"
+	LinkIP            = "PHISH_LINK_IP"
+	LinkUserinfo      = "PHISH_LINK_USERINFO"
+	LinkPunycode      = "PHISH_LINK_PUNYCODE"
+	LinkMixedScript   = "PHISH_LINK_MIXED_SCRIPT"
+	LinkLookalike     = "PHISH_LINK_LOOKALIKE_BRAND"
+	LinkBrandInHost   = "PHISH_LINK_BRAND_IN_HOST"
+	LinkLookalikeOwn  = "PHISH_LINK_LOOKALIKE_OWN"
+	LinkShortener     = "PHISH_LINK_SHORTENER"
+	LinkHosted        = "PHISH_LINK_HOSTED_PAGE"
+	LinkData          = "PHISH_LINK_DATA"
+	LinkScript        = "PHISH_LINK_SCRIPT"
+	Form              = "PHISH_FORM"
+	FormElsewhere     = "PHISH_FORM_ELSEWHERE"
+	PasswordField     = "PHISH_PASSWORD_FIELD"
+	CredentialWords   = "PHISH_CREDENTIAL_WORDS"
+	HTMLAttachment    = "PHISH_HTML_ATTACHMENT"
+	LureWords         = "PHISH_LURE_WORDS"
+	HiddenText        = "PHISH_HIDDEN_TEXT"
+	ImageOnly         = "PHISH_IMAGE_ONLY"
+	Pressure          = "PHISH_PRESSURE_WORDS"
+	ScamWords         = "PHISH_SCAM_WORDS"
+	AbusedTLD         = "PHISH_ABUSED_TLD"
+	ImageHosting      = "PHISH_IMAGE_HOSTING"
+	ImageIP           = "PHISH_IMAGE_IP"
+	BulkNoUnsubscribe = "PHISH_BULK_NO_LIST_UNSUB"
 
 	DisplayNameBrand  = "PHISH_DISPLAY_NAME_BRAND"
 	DisplayNameDomain = "PHISH_DISPLAY_NAME_DOMAIN"
@@ -67,32 +73,43 @@ const (
 	ObfuscatedHeader  = "PHISH_OBFUSCATED_HEADER"
 	RecipientSubject  = "PHISH_RCPT_IN_SUBJECT"
 	SenderFirstSeen   = "PHISH_SENDER_FIRST_SEEN"
+	FromMalformed     = "PHISH_FROM_MALFORMED"
+	FromRandom        = "PHISH_FROM_RANDOM"
+	SenderHosted      = "PHISH_SENDER_HOSTED"
+	FreemailOrg       = "PHISH_FREEMAIL_ORG"
+	EmojiName         = "PHISH_EMOJI_NAME"
 )
 
 // defaultScores: a look-alike domain or a link whose text lies about its
 // destination is suspicious alone; weaker signs (a shortener, a brand
 // name in a host, a Return-Path elsewhere) only count with others.
 var defaultScores = map[string]float64{
-	LinkTextMismatch: 6,
-	LinkIP:           4,
-	LinkUserinfo:     4,
-	LinkPunycode:     2,
-	LinkMixedScript:  5,
-	LinkLookalike:    7,
-	LinkBrandInHost:  3,
-	LinkLookalikeOwn: 7,
-	LinkShortener:    1.5,
-	LinkHosted:       2.5,
-	LinkData:         5,
-	LinkScript:       5,
-	Form:             3,
-	FormElsewhere:    3,
-	PasswordField:    4,
-	CredentialWords:  3.5,
-	HTMLAttachment:   4,
-	LureWords:        2.5,
-	HiddenText:       2,
-	ImageOnly:        2,
+	LinkTextMismatch:  6,
+	LinkIP:            4,
+	LinkUserinfo:      4,
+	LinkPunycode:      2,
+	LinkMixedScript:   5,
+	LinkLookalike:     7,
+	LinkBrandInHost:   3,
+	LinkLookalikeOwn:  7,
+	LinkShortener:     1.5,
+	LinkHosted:        2.5,
+	LinkData:          5,
+	LinkScript:        5,
+	Form:              3,
+	FormElsewhere:     3,
+	PasswordField:     4,
+	CredentialWords:   3.5,
+	HTMLAttachment:    4,
+	LureWords:         2.5,
+	HiddenText:        2,
+	ImageOnly:         2,
+	Pressure:          1.5,
+	ScamWords:         3,
+	AbusedTLD:         1.5,
+	ImageHosting:      1.5,
+	ImageIP:           2,
+	BulkNoUnsubscribe: 1.5,
 
 	DisplayNameBrand:  4,
 	DisplayNameDomain: 3,
@@ -103,6 +120,11 @@ var defaultScores = map[string]float64{
 	ObfuscatedHeader:  3,
 	RecipientSubject:  2,
 	SenderFirstSeen:   1,
+	FromMalformed:     3,
+	FromRandom:        1.5,
+	SenderHosted:      2.5,
+	FreemailOrg:       2.5,
+	EmojiName:         1,
 }
 
 // Config is the analyzer's section of the config file.
@@ -159,6 +181,7 @@ type brand struct {
 	name    string     // as configured, for options
 	words   [][]string // each name as skeleton words
 	labels  []string   // each name's skeleton without blanks ("bankofamerica")
+	plain   []string   // each name lower-cased without blanks, as spelled
 	domains map[string]bool
 	// labels of the domains below their public suffix, and their
 	// skeletons, worked out once
@@ -206,6 +229,12 @@ func New(cfg Config) (*Analyzer, error) {
 			}
 			pb.words = append(pb.words, w)
 			pb.labels = append(pb.labels, strings.Join(w, ""))
+			pb.plain = append(pb.plain, strings.Map(func(r rune) rune {
+				if unicode.IsLetter(r) || unicode.IsDigit(r) {
+					return unicode.ToLower(r)
+				}
+				return -1
+			}, n))
 		}
 		for _, d := range b.Domains {
 			d = strings.ToLower(strings.TrimSpace(d))
@@ -343,6 +372,7 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 	a.judgeHTML(&f, m, fromDom)
 	a.judgeWords(&f, m, links, fromDom, offDomain)
 	a.judgeSender(&f, m, from, fromDom, own)
+	a.judgeInfrastructure(&f, m, from, fromDom, links)
 
 	var r analyzers.Result
 	for _, sym := range f.order {
@@ -928,12 +958,16 @@ var callToAction = regexp.MustCompile(`(?i)^\W*((verify|confirm|log ?in|sign ?in
 // judgeWords adds CredentialWords when the mail's words press for a login
 // and it has links that lead off the sender's domain.
 func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, fromDom string, off []judged) {
-	if len(off) == 0 {
-		return
-	}
 	text := m.Header.Subject + "\n" + m.Text
 	if m.HTML != "" {
 		text += "\n" + analyzers.HTMLText(m.HTML)
+	}
+	// Scams that want an answer rather than a click have no link.
+	if kinds := kindsMatched(scamPhrases, text); len(kinds) >= minScamPhrases {
+		f.add(ScamWords, kinds...)
+	}
+	if len(off) == 0 {
+		return
 	}
 	var found []string
 	for _, hit := range credentialPhrases.FindAllString(text, 20) {
@@ -947,12 +981,11 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	if len(found) > 0 {
 		f.add(CredentialWords, found...)
 	}
-	var lures []string
-	for _, hit := range lurePhrases.FindAllString(text, 20) {
-		lures = append(lures, strings.ToLower(strings.Join(strings.Fields(hit), " ")))
-	}
-	if len(lures) > 0 {
+	if lures := distinctHits(lurePhrases, text, maxOptions); len(lures) > 0 {
 		f.add(LureWords, lures...)
+	}
+	if p := distinctHits(pressurePhrases, text, maxOptions); len(p) > 0 {
+		f.add(Pressure, p...)
 	}
 }
 
@@ -963,6 +996,8 @@ func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Addr
 		name := from.Name
 		if b := a.brandInName(name); b != nil && !b.domains[fromDom] {
 			f.add(DisplayNameBrand, "name="+b.name, "from="+fromDom)
+		} else if freemail[fromDom] && isOrgName(name) {
+			f.add(FreemailOrg, "name="+short(name), "from="+fromDom)
 		}
 		if !strings.Contains(name, "@") {
 			for _, tok := range strings.Fields(name) {
@@ -998,6 +1033,8 @@ func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Addr
 	}
 	if obfuscated(h.Subject) {
 		f.add(ObfuscatedHeader, "subject: "+short(h.Subject))
+	} else if w := a.disguisedBrand(h.Subject); w != "" {
+		f.add(ObfuscatedHeader, "subject: "+w)
 	}
 	subj := strings.ToLower(h.Subject)
 	for _, l := range [][]*mail.Address{h.To, h.Cc} {
@@ -1059,7 +1096,8 @@ func containsRun(ws, run []string) bool {
 
 // obfuscated says whether a header text is written to slip past filters:
 // a word mixing scripts ("Pаypal" with a Cyrillic а), mathematical letter
-// forms, or a word spelled out letter by letter.
+// forms, invisible characters or foreign accents between the letters, or
+// a word spelled out letter by letter.
 func obfuscated(s string) bool {
 	if fancyLetters(s) {
 		return true
@@ -1068,6 +1106,9 @@ func obfuscated(s string) bool {
 		if mixedScript(w) {
 			return true
 		}
+	}
+	if hiddenMarks(s) {
+		return true
 	}
 	spaced := 0
 	for _, w := range strings.Fields(s) {
@@ -1129,4 +1170,53 @@ func historyKey(mailbox, domain string) string {
 		return s
 	}
 	return clean(mailbox) + "." + clean(domain)
+}
+
+// hiddenMarks says whether s hides characters between its letters that
+// a reader does not see but a word filter does: zero-width spaces and
+// joiners' kin (U+200B, U+200C, U+2060, U+FEFF) next to a letter, or
+// combining marks of another script on Latin letters ("Aܿcܿcܿoܿuܿnܿt" with
+// Syriac marks). Accents written as combining marks belong to the
+// Inherited script and do not count.
+func hiddenMarks(s string) bool {
+	var prev rune
+	foreign := 0
+	for _, r := range s {
+		switch {
+		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF:
+			if unicode.IsLetter(prev) {
+				return true
+			}
+		case unicode.Is(unicode.Mn, r) && !unicode.Is(unicode.Inherited, r) && unicode.Is(unicode.Latin, prev):
+			foreign++
+			if foreign >= 2 {
+				return true
+			}
+		}
+		if !unicode.Is(unicode.Mn, r) {
+			prev = r
+		}
+	}
+	return false
+}
+
+// disguisedBrand returns a word of s that is a brand's name written with
+// look-alike letters ("PayPaI" with a capital I), or "". The brand's own
+// spelling in any case does not count.
+func (a *Analyzer) disguisedBrand(s string) string {
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune(`.,;:!?"'()[]<>/`, r) }) {
+		if utf8.RuneCountInString(w) < 5 {
+			continue
+		}
+		sk := skeleton(w)
+		lower := strings.ToLower(w)
+		for _, b := range a.brands {
+			for i, l := range b.labels {
+				if len(l) >= 5 && sk == l && lower != b.plain[i] {
+					return w
+				}
+			}
+		}
+	}
+	return ""
 }

@@ -1,0 +1,218 @@
+package phishing
+
+import (
+	"net/mail"
+	"strings"
+	"unicode"
+
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/mailsift/mailsift/analyzers"
+)
+
+// This file holds the signs of the infrastructure a message was sent
+// from and loads its pictures from: a sender address no mail system would
+// write, names made up by a program, domains on services where anyone
+// gets one for free, top-level domains bought in bulk for abuse, pictures
+// hot-linked from image hosts or servers without a name, bulk mail that
+// no mailing system sent, and display names dressed up with emoji.
+
+// judgeInfrastructure adds the symbols of the sender's and the pictures'
+// infrastructure.
+func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *mail.Address, fromDom string, links []judged) {
+	h := &m.Header
+	fromHost := ""
+	// A From without an address is the headers analyzer's MISSING_FROM;
+	// here only addresses whose domain cannot be real count.
+	if from != nil {
+		fromHost = domainOf(from.Address)
+		if !validMailDomain(fromHost) {
+			f.add(FromMalformed, "from="+short(fromHost))
+		}
+	}
+	rpHost := ""
+	if rp := h.ReturnPath; strings.Contains(rp, "@") {
+		rpHost = domainOf(rp)
+		if !validMailDomain(rpHost) {
+			f.add(FromMalformed, "return-path="+short(rpHost))
+		}
+	}
+
+	if from != nil {
+		local := from.Address
+		if at := strings.LastIndexByte(local, '@'); at >= 0 {
+			local = local[:at]
+		}
+		label, _ := splitReg(fromDom)
+		for _, s := range []string{local, label} {
+			if machineMade(s) {
+				f.add(FromRandom, s)
+			}
+		}
+		if hasEmoji(from.Name) {
+			f.add(EmojiName, short(from.Name))
+		}
+	}
+
+	for _, hs := range []string{fromHost, rpHost} {
+		if hs != "" && (matchesAny(hs, defaultSenderHosting) || matchesAny(hs, a.hosting)) {
+			f.add(SenderHosted, hs)
+		}
+	}
+
+	if fromHost != "" && abusedTLDs[tld(fromHost)] {
+		f.add(AbusedTLD, "from="+fromHost)
+	}
+	for _, l := range links {
+		if !l.web || l.h.ip {
+			continue
+		}
+		if clickable(l.Kind) && abusedTLDs[tld(l.h.ascii)] {
+			f.add(AbusedTLD, l.h.display)
+		}
+		if l.Kind == analyzers.LinkSrc && matchesAny(l.h.ascii, imageHosts) {
+			f.add(ImageHosting, l.h.ascii)
+		}
+	}
+	for _, l := range links {
+		if !l.web || clickable(l.Kind) {
+			continue
+		}
+		if l.h.ip || embedsIP(l.h.ascii) {
+			f.add(ImageIP, l.h.ascii)
+		}
+	}
+
+	if len(links) > 0 && !listMail(h) {
+		text := h.Subject + "\n" + m.Text
+		if m.HTML != "" {
+			text += "\n" + analyzers.HTMLText(m.HTML)
+		}
+		if hit := unsubscribeWords.FindString(text); hit != "" {
+			f.add(BulkNoUnsubscribe, strings.ToLower(hit))
+		}
+	}
+}
+
+// validMailDomain says whether a mail domain is one the internet can
+// deliver to: host-name characters, and a top-level domain that is
+// really delegated. The names reserved for documentation and tests
+// (RFC 2606: .example, .test) pass, since they cannot be abused.
+func validMailDomain(d string) bool {
+	if d == "" || len(d) > 253 || !strings.Contains(d, ".") {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	top := tld(d)
+	switch top {
+	case "example", "test":
+		return true
+	}
+	// Asked about the top-level domain alone, so that names under a
+	// private suffix (dyndns.org, firebaseapp.com) are judged by theirs.
+	_, icann := publicsuffix.PublicSuffix("x." + top)
+	return icann
+}
+
+func tld(host string) string {
+	return host[strings.LastIndexByte(host, '.')+1:]
+}
+
+// machineMade says whether a name was made up by a program rather than
+// chosen by a person: letters and digits mixed back and forth
+// ("hd8g42jmuq33", "kgm5xwql99vk"). People's names and brands with digits
+// switch once or twice ("web2print", "office365", "john.smith1985").
+func machineMade(s string) bool {
+	if len(s) < 7 {
+		return false
+	}
+	switches, digits := 0, 0
+	prev := 0 // 1 letter, 2 digit
+	for _, r := range strings.ToLower(s) {
+		cur := 0
+		switch {
+		case r >= 'a' && r <= 'z':
+			cur = 1
+		case r >= '0' && r <= '9':
+			cur = 2
+			digits++
+		}
+		if cur != 0 && prev != 0 && cur != prev {
+			switches++
+		}
+		if cur != 0 {
+			prev = cur
+		}
+	}
+	return switches >= 4 && digits >= 3
+}
+
+// embedsIP says whether a host name carries an IPv4 address in its
+// labels, the generic name of a rented server ("20.196.139.106.static.
+// example", "ec2-54-1-2-3.compute.example").
+func embedsIP(host string) bool {
+	labels := strings.FieldsFunc(host, func(r rune) bool { return r == '.' || r == '-' })
+	run := 0
+	for _, l := range labels {
+		if isOctet(l) {
+			run++
+			if run == 4 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+func isOctet(s string) bool {
+	if s == "" || len(s) > 3 {
+		return false
+	}
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n <= 255
+}
+
+// hasEmoji says whether s holds pictographs (🎁, ❤️, ✔️): companies do not
+// write them in the name they send mail as; bulk mail decks itself out
+// with them to stand out in the inbox.
+func hasEmoji(s string) bool {
+	for _, r := range s {
+		if r >= 0x1F300 && r <= 0x1FAFF || r >= 0x2600 && r <= 0x27BF || r >= 0x1F000 && r <= 0x1F2FF || r == 0x2B50 || r == 0x2B55 {
+			return true
+		}
+		if unicode.Is(unicode.So, r) && r >= 0x2190 && r <= 0x2BFF {
+			return true
+		}
+	}
+	return false
+}
+
+// listMail says whether a message came through a mailing list or a bulk
+// mail service that says so in its header: List-Unsubscribe (which the
+// large mailbox providers require of bulk senders since 2024), or the
+// fields mailing-list software adds.
+func listMail(h *analyzers.Header) bool {
+	for _, k := range []string{"List-Unsubscribe", "List-Id", "List-Post", "List-Help", "Mailing-List", "X-Mailing-List"} {
+		if h.Get(k) != "" {
+			return true
+		}
+	}
+	return strings.EqualFold(strings.TrimSpace(h.Get("Precedence")), "list")
+}

@@ -1,0 +1,139 @@
+package phishing
+
+import (
+	"regexp"
+	"strings"
+)
+
+// The word lists below are what scam mail says, in the languages the
+// phishing seen in public collections arrives in most (English, German,
+// Portuguese, Spanish, French, Dutch, Italian). Each is matched
+// case-blind on the subject and the whole text, visible HTML text
+// included.
+
+// pressurePhrases set a deadline or threaten a loss so that the reader
+// acts before thinking.
+var pressurePhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
+	`\b(within|in|next)\s+(24|48|72|12)\s*(hours|hrs|h)\b`,
+	`\b(immediately|urgent(ly)?|act now|expires? today|last chance|limited time only|as soon as possible|action required|don'?t miss)\b`,
+	`\bavoid\s+(the\s+|any\s+)?(suspension|penalt|restriction|closure|deletion|legal|late fee|interruption|blocking)`,
+	`\b(will|shall)\s+be\s+(permanently\s+)?(suspended|closed|deleted|terminated|blocked|disabled|removed)\b`,
+	`\b(innerhalb|in)\s+(von\s+|der\s+n[äa]chsten\s+)?(24|48|72)\s*stunden`,
+	`\b(sofort|dringend|umgehend|letzte[rn]?\s+(warnung|erinnerung|chance|aufforderung|aufruf|mahnung)|nur\s+(noch\s+)?heute|l[äa]uft\s+(heute|bald|morgen)\s+ab)\b`,
+	`\b(em\s+at[ée]|no\s+prazo\s+de|dentro\s+de|em)\s+(24|48|72)\s*horas`,
+	`\b(imediatamente|urgente|prazo\s+final|n[ãa]o\s+perca)|(^|\s)[úu]ltim[ao]\s+(chance|oportunidade|notifica|aviso)`,
+	`\bevite\s+(o\s+|a\s+|os\s+|as\s+)?(bloqueio|suspens|multa|restri|cancelamento|protesto|juros)`,
+	`\b(en|dentro\s+de)\s+(las\s+pr[óo]ximas\s+)?(24|48|72)\s*horas`,
+	`\b(inmediatamente|evite\s+(el\s+bloqueo|la\s+suspensi))|(^|\s)[úu]ltimo\s+aviso`,
+	`\bdans\s+les\s+(24|48|72)\s*heures|\b(imm[ée]diatement|dernier\s+(avis|rappel)|derni[èe]re\s+chance|expire\s+aujourd)`,
+	`\bbinnen\s+(24|48|72)\s*uur|\b(onmiddellijk|laatste\s+(kans|herinnering|waarschuwing)|vandaag\s+nog)\b`,
+	`\bentro\s+(24|48|72)\s*ore|\b(immediatamente|ultimo\s+avviso)\b`,
+}, "|"))
+
+// scamPhrases are the words of advance-fee, inheritance, investment and
+// crypto-windfall scams: a fortune waiting, a stranger's proposal, a
+// transfer to release. One of them is everyday language; two together
+// rarely are, so the symbol needs two of the kinds below.
+var scamPhrases = compileAll([]string{
+	`\bnext\s+of\s+kin\b`,
+	`\bbeneficiar(y|ies)\b|\bbenefici[áa]ri[oa]s?\b|\bb[ée]n[ée]ficiaire\b|\bbeg[üu]nstigte`,
+	`\binherit(ance|ed)\b|\bheran[çc]a\b|\bherdei\b|\bherencia\b|\bh[ée]ritage\b|\berbschaft\b`,
+	`\b(my|our|his|her)\s+late\s+(father|husband|client|wife|mother|brother)\b|\bfalecid[oa]\b|\bfallecid[oa]\b|\bverstorben`,
+	`\bconsignment\b|\bdiplomat(ic)?\b|\batm\s+(visa\s+)?card\b|\bwestern\s+union\b|\bmoney\s*gram\b|\bbarrister\b`,
+	`\b(compensation|unclaimed|dormant)\s+(fund|payment|asset|deposit|account)s?\b`,
+	`\d[\d,.]*\s*(million|millions|milh[õo]es|millones|millionen)\s+(of\s+|de\s+)?(us\s+)?(dollars?|usd|euros?|d[óo]lares|pounds)`,
+	`(us\$|usd|\$|€|£)\s?\d[\d,.]*\s*(million|m)\b`,
+	`\b(business|investment)\s+(proposal|collaboration|partnership|opportunity)\b|\bproposta\s+de\s+neg[óo]cio`,
+	`\b(transfer|release|remit)\s+(of\s+)?(the\s+|this\s+)?(fund|funds|sum|money|payment)\b`,
+	`\d+\s?%\s+of\s+the\s+(total\s+)?(fund|sum|money|amount)`,
+	`\bstrictly\s+confidential\b|\bmutual\s+benefit\b`,
+	`\b(bitcoin|btc|usdt|ethereum|crypto\s?currenc(y|ies)|kryptow[äa]hrung(en)?|criptomoeda|criptomoneda)s?\b`,
+	`\b(withdraw(al)?|auszahlung|saque)\b`,
+	`\b(wallet\s+address|mining\s+balance|airdrop|whitelist)\b`,
+	`\blotter(y|ie)\b|\bsweepstakes?\b`,
+})
+
+// minScamPhrases is how many kinds of scam phrase make the symbol.
+const minScamPhrases = 2
+
+// unsubscribeWords are how bulk mail offers a way out of its list.
+var unsubscribeWords = regexp.MustCompile(`(?i)\b(unsubscribe|opt[- ]out|remove yourself|abmelden|abbestellen|d[ée]sinscri|d[ée]sabonn|descadastr|cancelar\s+(a\s+)?inscri|darse\s+de\s+baja|afmelden|uitschrijven|disiscriviti)`)
+
+// orgWords are what a display name says to pass for an organisation or
+// its service desk rather than a person.
+var orgWords = map[string]bool{
+	"support": true, "service": true, "services": true, "team": true, "security": true,
+	"account": true, "accounts": true, "billing": true, "admin": true, "administrator": true,
+	"helpdesk": true, "desk": true, "department": true, "dept": true, "customer": true,
+	"notification": true, "notifications": true, "alert": true, "alerts": true, "webmail": true,
+	"postmaster": true, "mailer": true, "inc": true, "ltd": true, "llc": true, "corp": true,
+	"gmbh": true, "bank": true, "ministry": true, "government": true, "official": true,
+	"suporte": true, "atendimento": true, "servico": true, "servicos": true, "equipe": true,
+	"kundenservice": true, "kundendienst": true, "soporte": true, "servicio": true,
+	"assistance": true, "equipo": true, "klantenservice": true, "verification": true,
+	"payments": true, "payment": true, "delivery": true, "courier": true, "shipping": true,
+	"refund": true, "refunds": true, "claims": true, "compliance": true, "finance": true,
+}
+
+// isOrgName says whether a display name reads as an organisation's.
+func isOrgName(name string) bool {
+	for _, w := range strings.FieldsFunc(strings.ToLower(foldAccents(name)), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}) {
+		if orgWords[w] {
+			return true
+		}
+	}
+	return false
+}
+
+// foldAccents drops the accents of the Latin letters the word lists use.
+func foldAccents(s string) string {
+	return accentFolder.Replace(s)
+}
+
+var accentFolder = strings.NewReplacer(
+	"á", "a", "à", "a", "â", "a", "ã", "a", "ä", "a", "é", "e", "è", "e", "ê", "e", "ë", "e",
+	"í", "i", "ì", "i", "î", "i", "ï", "i", "ó", "o", "ò", "o", "ô", "o", "õ", "o", "ö", "o",
+	"ú", "u", "ù", "u", "û", "u", "ü", "u", "ç", "c", "ñ", "n",
+	"Á", "A", "À", "A", "Â", "A", "Ã", "A", "Ä", "A", "É", "E", "È", "E", "Ê", "E", "Í", "I",
+	"Ó", "O", "Ô", "O", "Õ", "O", "Ö", "O", "Ú", "U", "Ü", "U", "Ç", "C", "Ñ", "N",
+)
+
+// distinctHits returns the different matches of re in text, lower-cased
+// and with blanks folded, at most max of them.
+func distinctHits(re *regexp.Regexp, text string, max int) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, hit := range re.FindAllString(text, 50) {
+		h := strings.ToLower(strings.Join(strings.Fields(hit), " "))
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+			if len(out) == max {
+				break
+			}
+		}
+	}
+	return out
+}
+
+func compileAll(exprs []string) []*regexp.Regexp {
+	out := make([]*regexp.Regexp, len(exprs))
+	for i, e := range exprs {
+		out[i] = regexp.MustCompile(`(?i)` + e)
+	}
+	return out
+}
+
+// kindsMatched returns the first match of each expression that matches
+// text, lower-cased with blanks folded.
+func kindsMatched(res []*regexp.Regexp, text string) []string {
+	var out []string
+	for _, re := range res {
+		if hit := re.FindString(text); hit != "" {
+			out = append(out, strings.ToLower(strings.Join(strings.Fields(hit), " ")))
+		}
+	}
+	return out
+}
