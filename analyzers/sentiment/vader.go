@@ -481,7 +481,22 @@ func (r *rules) word(w string) (float64, bool) {
 	if v, ok := r.lexicon[w]; ok {
 		return v, true
 	}
-	if !r.inflection || len(w) < 5 {
+	if !r.inflection || len(w) < 4 {
+		return 0, false
+	}
+	// Letters drawn out for emphasis ("sooo goood", "pleeease"): the word
+	// with its runs cut to two letters, then one, counts a degree more.
+	if b := squeeze(w, 2); b != w {
+		for _, c := range []string{b, squeeze(w, 1)} {
+			if v, ok := r.lexicon[c]; ok {
+				if v > 0 {
+					return v + elongIncr, true
+				}
+				return v - elongIncr, true
+			}
+		}
+	}
+	if len(w) < 5 {
 		return 0, false
 	}
 	for _, sfx := range inflections {
@@ -500,4 +515,32 @@ const inflectionWeight = 0.9
 
 var inflections = []struct{ cut, add string }{
 	{"ies", "y"}, {"es", ""}, {"s", ""}, {"ied", "y"}, {"ed", ""}, {"ed", "e"},
+}
+
+// elongIncr is what drawing a word out adds, a degree adverb's worth.
+const elongIncr = boostIncr
+
+// squeeze cuts every run of one letter longer than three to n letters;
+// shorter runs are how words are spelled.
+func squeeze(w string, n int) string {
+	rs := []rune(w)
+	out := make([]rune, 0, len(rs))
+	changed := false
+	for i := 0; i < len(rs); {
+		j := i
+		for j < len(rs) && rs[j] == rs[i] {
+			j++
+		}
+		if j-i >= 3 {
+			out = append(out, rs[i:i+n]...)
+			changed = true
+		} else {
+			out = append(out, rs[i:j]...)
+		}
+		i = j
+	}
+	if !changed {
+		return w
+	}
+	return string(out)
 }
