@@ -71,7 +71,7 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 		msg.Header.Set(HeaderSkipped, m.Skipped)
 	}
 
-	p := &Pending{what: "publish " + m.ID + " to " + StreamMail}
+	p := c.pending("publish " + m.ID + " to " + StreamMail)
 	// While the connection is down a publish would wait in the client's
 	// reconnect buffer until its acknowledgement times out. Ingest is better
 	// served by failing now: the mail stays on the POP3 server for later.
@@ -110,7 +110,7 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 		size = max(size, m.Size) // the size on the server, not of the header sent
 	}
 	msg.Header.Set(HeaderSize, strconv.FormatInt(size, 10))
-	p.deadline = time.Now().Add(pubAckTimeout)
+	p.deadline = time.Now().Add(pubAckTimeout) // from the publish, not from reading the body
 	fut, err := c.JS.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(StreamMail))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.what, err)
@@ -149,7 +149,7 @@ func readUpTo(r io.Reader, size, limit int64) ([]byte, error) {
 // PutStateAsync writes a key of the ingest state bucket without waiting; a
 // KV put is a publish on the bucket's stream, so it pipelines like one.
 func (c *Conn) PutStateAsync(key string, value []byte) (*Pending, error) {
-	p := &Pending{what: "ingest state: put " + key, deadline: time.Now().Add(pubAckTimeout)}
+	p := c.pending("ingest state: put " + key)
 	if !c.NC.IsConnected() {
 		return nil, fmt.Errorf("%s: %w", p.what, nats.ErrDisconnected)
 	}
@@ -163,11 +163,20 @@ func (c *Conn) PutStateAsync(key string, value []byte) (*Pending, error) {
 
 // Pending is a publish in flight.
 type Pending struct {
-	fut      jetstream.PubAckFuture
-	out      Published
-	what     string
-	deadline time.Time
+	fut        jetstream.PubAckFuture
+	out        Published
+	what       string
+	deadline   time.Time
+	nc         *nats.Conn
+	reconnects uint64 // of nc when the publish was made
 }
+
+func (c *Conn) pending(what string) *Pending {
+	return &Pending{what: what, deadline: time.Now().Add(pubAckTimeout), nc: c.NC, reconnects: c.NC.Stats().Reconnects}
+}
+
+// lostCheck is how often a Wait looks whether the connection dropped.
+const lostCheck = 200 * time.Millisecond
 
 // pubAckTimeout bounds the wait for an acknowledgement; the async API has
 // no timeout of its own. It counts from the publish, not from the Wait, so
@@ -175,20 +184,41 @@ type Pending struct {
 // done after this long, not after this long for each.
 const pubAckTimeout = 30 * time.Second
 
-// Wait returns once JetStream acknowledged or refused the publish.
+// Wait returns once JetStream acknowledged or refused the publish. If the
+// connection drops before the acknowledgement comes, Wait fails: the
+// acknowledgement is lost even if JetStream stored the message, and the
+// client may keep the publish in its reconnect buffer for as long as the
+// outage lasts. A caller that publishes again gets a duplicate
+// acknowledgement for what JetStream did store.
 func (p *Pending) Wait(ctx context.Context) (Published, error) {
-	t := time.NewTimer(time.Until(p.deadline))
-	defer t.Stop()
 	select {
 	case ack := <-p.fut.Ok():
 		p.out.Sequence, p.out.Duplicate = ack.Sequence, ack.Duplicate
 		return p.out, nil
 	case err := <-p.fut.Err():
 		return p.out, fmt.Errorf("%s: %w", p.what, err)
-	case <-t.C:
-		return p.out, fmt.Errorf("%s: no acknowledgement within %s", p.what, pubAckTimeout)
-	case <-ctx.Done():
-		return p.out, fmt.Errorf("%s: %w", p.what, ctx.Err())
+	default:
+	}
+	t := time.NewTimer(min(lostCheck, time.Until(p.deadline)))
+	defer t.Stop()
+	for {
+		select {
+		case ack := <-p.fut.Ok():
+			p.out.Sequence, p.out.Duplicate = ack.Sequence, ack.Duplicate
+			return p.out, nil
+		case err := <-p.fut.Err():
+			return p.out, fmt.Errorf("%s: %w", p.what, err)
+		case <-ctx.Done():
+			return p.out, fmt.Errorf("%s: %w", p.what, ctx.Err())
+		case <-t.C:
+			if !time.Now().Before(p.deadline) {
+				return p.out, fmt.Errorf("%s: no acknowledgement within %s", p.what, pubAckTimeout)
+			}
+			if p.nc != nil && (!p.nc.IsConnected() || p.nc.Stats().Reconnects != p.reconnects) {
+				return p.out, fmt.Errorf("%s: connection lost before the acknowledgement: %w", p.what, nats.ErrDisconnected)
+			}
+			t.Reset(min(lostCheck, time.Until(p.deadline)))
+		}
 	}
 }
 

@@ -229,6 +229,8 @@ pop3_uidl_format = %%08Xu%%08Xv
 # One session per maildrop, as on many production servers.
 pop3_lock_session = yes
 auth_verbose = yes
+# Answer a wrong password at once (the anvil penalty remains, see above).
+auth_failure_delay = 0
 service pop3-login {
   inet_listener pop3 {
     address = 127.0.0.1
