@@ -487,10 +487,10 @@ func TestDovecotTLSAndAuthentication(t *testing.T) {
 		name     string
 		mode     string
 		mutate   func(*Mailbox)
-		external bool   // through the proxy on a non-loopback address
-		wantErr  error  // nil: the poll must succeed
+		external bool     // through the proxy on a non-loopback address
+		wantErr  error    // nil: the poll must succeed
 		login    []string // what Dovecot's log must say of the login
-		kind     string // the error kind counted in the metrics
+		kind     string   // the error kind counted in the metrics
 	}{
 		{name: "user/pass, allow_plaintext, over the network", mode: "none", external: true, login: []string{"method=PLAIN"},
 			mutate: func(m *Mailbox) { m.AllowPlaintext, m.Auth = true, "user" }},
