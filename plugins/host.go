@@ -61,8 +61,9 @@ const (
 	// plugin whose every call hangs is wedged, and each abandoned call may
 	// hold a thread or a goroutine in it.
 	maxTimeouts = 3
-	// pingTimeout bounds the health check after a call timed out.
-	pingTimeout = time.Second
+	// pingTimeout bounds the health check after a call timed out; a plugin
+	// on a loaded machine may be slow, a wedged one never answers.
+	pingTimeout = 2 * time.Second
 )
 
 // Input says what of a message a plugin reads.
@@ -277,7 +278,7 @@ func (p *Plugin) callFailed(ctx, cctx context.Context, inst *instance, timeout t
 	code := status.Code(err)
 	if code == codes.Unavailable || code == codes.Canceled || inst.client.Exited() {
 		why := "connection lost"
-		if p.waitExit(inst, 200*time.Millisecond) {
+		if p.waitExit(inst, time.Second) {
 			why = "process exited"
 		}
 		p.retire(inst, fmt.Errorf("%s during a call: %s", why, status.Convert(err).Message()))
@@ -471,11 +472,14 @@ func (p *Plugin) start(ctx context.Context) (*instance, error) {
 	}
 	proto, err := client.Client()
 	if err != nil {
+		// Kill waits until the plugin's stderr is read to the end, so its
+		// last line is there to quote.
+		client.Kill()
 		err = p.startError(err)
 		if last := stderr.lastLine(); last != "" {
 			err = fmt.Errorf("%w (its last words on stderr: %q)", err, last)
 		}
-		return fail(err)
+		return nil, err
 	}
 	if ccfg.AutoMTLS && (ccfg.TLSConfig == nil || ccfg.TLSConfig.RootCAs == nil) {
 		return fail(fmt.Errorf("plugin %s: sent no certificate in its handshake, so AutoMTLS cannot work; a plugin not built on go-plugin must be configured with auto_mtls: false", p.Name()))
@@ -555,9 +559,13 @@ func (p *Plugin) startError(err error) error {
 	if rest, ok := strings.CutPrefix(msg, "Unrecognized remote plugin message: "); ok {
 		first, _, _ := strings.Cut(rest, "\n")
 		if first == "" {
-			return fmt.Errorf("plugin %s: %s ended its output before the handshake line", p.Name(), p.path)
+			return fmt.Errorf("plugin %s: %s exited without printing its handshake line", p.Name(), p.path)
 		}
 		return fmt.Errorf("plugin %s: not a mailsift plugin: its first line of output was %q, not a go-plugin handshake", p.Name(), first)
+	}
+	if msg == "plugin exited before we could connect" {
+		// go-plugin says this or the above, whichever it notices first.
+		return fmt.Errorf("plugin %s: %s exited without printing its handshake line", p.Name(), p.path)
 	}
 	first, _, _ := strings.Cut(msg, "\n")
 	return fmt.Errorf("plugin %s: start %s: %s", p.Name(), p.path, first)

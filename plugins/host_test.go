@@ -205,7 +205,7 @@ func TestSIGKILLMidCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := <-done
-	if res.Status != analyzers.StatusError || res.Verdict != analyzers.VerdictUnknown || !strings.Contains(res.Error, "process exited during the call") {
+	if res.Status != analyzers.StatusError || res.Verdict != analyzers.VerdictUnknown || !strings.Contains(res.Error, "during the call; restarting it") {
 		t.Fatalf("killed call: %+v", res)
 	}
 
@@ -362,7 +362,7 @@ func TestNotAPlugin(t *testing.T) {
 		want      []string
 	}{
 		{"garbage", []string{"not a mailsift plugin", "hello, I am not a plugin"}},
-		{"exit", []string{"ended its output before the handshake line", "cannot read /etc/faultplugin.yaml"}},
+		{"exit", []string{"exited without printing its handshake line", "cannot read /etc/faultplugin.yaml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.handshake, func(t *testing.T) {

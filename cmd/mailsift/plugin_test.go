@@ -252,7 +252,7 @@ func TestPluginCheck(t *testing.T) {
 		want string
 	}{
 		{"wrong checksum", []string{"--sha256", strings.Repeat("0", 64), "--arg=-rules", "--arg=" + rulesFile, rules}, "refusing to start"},
-		{"not a plugin", []string{"/bin/true"}, "ended its output before the handshake line"},
+		{"not a plugin", []string{"/bin/true"}, "exited without printing its handshake line"},
 		{"missing", []string{"/nonexistent/plugin"}, "no such file"},
 		{"python with AutoMTLS", []string{pythonPlugin(t)}, "auto_mtls: false"},
 		{"not mail", []string{"--arg=-rules", "--arg=" + rulesFile, rules, "plugin_test.go"}, "not an email message"},
