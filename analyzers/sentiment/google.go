@@ -47,7 +47,7 @@ func newGoogle(ctx context.Context, cfg GoogleConfig) (*googleBackend, error) {
 	}
 	if cfg.Plaintext {
 		host, _, err := net.SplitHostPort(cfg.Endpoint)
-		if ip := net.ParseIP(host); err != nil || !(host == "localhost" || ip != nil && ip.IsLoopback()) {
+		if err != nil || !isLoopback(host) {
 			return nil, fmt.Errorf("plaintext: endpoint %q is not a loopback address", cfg.Endpoint)
 		}
 		opts = append(opts, option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
@@ -134,6 +134,11 @@ func googleError(err error) error {
 		return &failure{analyzers.StatusError, fmt.Errorf("request rejected: %s", st.Message())}
 	}
 	return fmt.Errorf("%s: %s", st.Code(), st.Message())
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 func clamp(v float64) float64 { return max(-1, min(1, v)) }

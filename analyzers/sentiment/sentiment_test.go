@@ -198,6 +198,11 @@ func TestConfig(t *testing.T) {
 		"language":      func(c *Config) { c.Languages = []string{"xx"} },
 		"watson no url": func(c *Config) { c.Backend = BackendWatson },
 		"watson no key": func(c *Config) { c.Backend = BackendWatson; c.Watson.URL = "http://127.0.0.1:1" },
+		"watson key over http": func(c *Config) {
+			t.Setenv("MAILSIFT_TEST_WATSON_KEY", "k")
+			c.Backend = BackendWatson
+			c.Watson = WatsonConfig{URL: "http://nlu.example/instances/1", APIKeyEnv: "MAILSIFT_TEST_WATSON_KEY", Version: "2022-04-07"}
+		},
 		"google plaintext elsewhere": func(c *Config) {
 			c.Backend = BackendGoogle
 			c.Google = GoogleConfig{Endpoint: "language.example:443", Plaintext: true}

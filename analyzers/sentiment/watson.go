@@ -46,6 +46,11 @@ func newWatson(cfg WatsonConfig) (*watsonBackend, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("url: %q is not a service URL", cfg.URL)
 	}
+	// The API key goes with every request: only over TLS, or to a test
+	// server on this machine.
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return nil, fmt.Errorf("url: %q must be https (http only to a loopback address)", cfg.URL)
+	}
 	key, err := config.Secret("api key", cfg.APIKeyEnv, cfg.APIKeyFile)
 	if err != nil {
 		return nil, err
