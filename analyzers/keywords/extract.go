@@ -294,7 +294,6 @@ func (x *Extractor) extract(toks []token, df DF, max int) []Keyword {
 		}
 		if x.opts.Grams {
 			s = s / float64(len(c.stems)) * float64(c.count)
-
 		}
 		out = append(out, Keyword{Phrase: c.surface, Score: s})
 	}
