@@ -31,7 +31,13 @@ type Extract struct {
 	// and Signature the characters cut as quoted or forwarded history and
 	// as signature or disclaimer.
 	Body, Quoted, Signature int
+	// Truncated says Text was cut at MaxBytes.
+	Truncated bool
 }
+
+// MaxBytes bounds the text returned: nobody writes more by hand, and it
+// bounds what the analyzers spend on a machine-made giant.
+const MaxBytes = 64 << 10
 
 // Summary is an Extract's bookkeeping in a result's data, so a report
 // shows how much of a mail its text analyzers read.
@@ -41,11 +47,12 @@ type Summary struct {
 	BodyChars      int    `json:"body_chars"`
 	QuotedChars    int    `json:"quoted_chars"`
 	SignatureChars int    `json:"signature_chars"`
+	Truncated      bool   `json:"truncated,omitempty"`
 }
 
 // Summary returns the bookkeeping of e.
 func (e Extract) Summary() Summary {
-	return Summary{Source: e.Source, Chars: utf8.RuneCountInString(e.Text), BodyChars: e.Body, QuotedChars: e.Quoted, SignatureChars: e.Signature}
+	return Summary{Source: e.Source, Chars: utf8.RuneCountInString(e.Text), BodyChars: e.Body, QuotedChars: e.Quoted, SignatureChars: e.Signature, Truncated: e.Truncated}
 }
 
 // FromMessage extracts the sender's words from m: its text/plain body when
@@ -166,6 +173,13 @@ func strip(body string) Extract {
 		e.Signature += utf8.RuneCountInString(l) + 1
 	}
 	e.Text = tidy(kept[:sig])
+	if len(e.Text) > MaxBytes {
+		cut := MaxBytes
+		for cut > 0 && !utf8.RuneStart(e.Text[cut]) {
+			cut--
+		}
+		e.Text, e.Truncated = e.Text[:cut], true
+	}
 	if e.Quoted > e.Body {
 		e.Quoted = e.Body
 	}

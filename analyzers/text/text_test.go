@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/mailsift/mailsift/analyzers"
 )
@@ -136,5 +137,15 @@ func BenchmarkFromPlain(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		FromPlain(body)
+	}
+}
+
+func TestTruncated(t *testing.T) {
+	e := FromPlain(strings.Repeat("Größe passt nicht. ", 10000))
+	if !e.Truncated || len(e.Text) > MaxBytes || !utf8.ValidString(e.Text) || !e.Summary().Truncated {
+		t.Errorf("truncated %v, %d bytes, valid %v", e.Truncated, len(e.Text), utf8.ValidString(e.Text))
+	}
+	if e := FromPlain("short"); e.Truncated {
+		t.Error("short text truncated")
 	}
 }
