@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/kljensen/snowball/english"
@@ -74,10 +76,14 @@ func MethodOptions(method string) (Options, bool) {
 // Extractor finds key phrases in text of one language. It is safe for
 // concurrent use.
 type Extractor struct {
-	lang string
-	stop map[string]bool
-	stem func(string) string
-	opts Options
+	// stems caches the stems of words seen, shared by every message: mail
+	// repeats its vocabulary, and stemming is the costly part of reading.
+	stems     sync.Map
+	stemCount atomic.Int64
+	lang      string
+	stop      map[string]bool
+	stem      func(string) string
+	opts      Options
 }
 
 // NewExtractor returns the extractor for lang (ISO 639-1); a language
@@ -114,6 +120,22 @@ func NewExtractor(lang string, o Options) *Extractor {
 	return x
 }
 
+// maxCachedStems bounds the stem cache; past it, words are stemmed each time.
+const maxCachedStems = 100000
+
+func (x *Extractor) cachedStem(w string) string {
+	if st, ok := x.stems.Load(w); ok {
+		return st.(string)
+	}
+	st := x.stem(w)
+	if x.stemCount.Load() < maxCachedStems {
+		if _, loaded := x.stems.LoadOrStore(strings.Clone(w), st); !loaded {
+			x.stemCount.Add(1)
+		}
+	}
+	return st
+}
+
 // Stem returns the stem of one lower-case word.
 func (x *Extractor) Stem(w string) string { return x.stem(w) }
 
@@ -131,8 +153,6 @@ type token struct {
 // URLs and addresses are breaks: they are artifacts of their own.
 func (x *Extractor) tokenize(text string) []token {
 	var out []token
-	// Stemming is the costly part, and mail repeats its words.
-	stems := map[string]string{}
 	brk := true
 	for _, chunk := range strings.Fields(text) {
 		if strings.Contains(chunk, "://") || strings.Contains(chunk, "@") || strings.HasPrefix(chunk, "www.") {
@@ -166,12 +186,7 @@ func (x *Extractor) tokenize(text string) []token {
 				t.brk = true
 			}
 			if !t.stop {
-				st, ok := stems[lw]
-				if !ok {
-					st = x.stem(lw)
-					stems[lw] = st
-				}
-				t.stem = st
+				t.stem = x.cachedStem(lw)
 			}
 			out = append(out, t)
 			brk = false

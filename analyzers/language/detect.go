@@ -68,7 +68,7 @@ const (
 	minLetters = 8
 	// maxLetters read from a text: language shows within the first few
 	// hundred letters, and bounding it bounds the cost of a long mail.
-	maxLetters = 600
+	maxLetters = 400
 	// Costs, in hundredths of a natural-log unit, of an n-gram a language's
 	// trigram table lacks: backing off to the bigram and unigram tables
 	// adds a penalty so a language seen with the trigram is preferred, and

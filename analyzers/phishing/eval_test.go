@@ -26,7 +26,8 @@ import (
 //
 // The phishing set is a .tar.gz or a folder of .eml files. Ham is a list
 // of folders and files: folders are read recursively, every regular file
-// is one message except .mbox files, which are cut into theirs; this
+// is one message (README.md, LICENSE and NOTICE files left out) except
+// .mbox and .mbox.txt files, which are cut into theirs; this
 // package's testdata/ham is always part of the ham set. Each entry is
 // reported on its own and all of them together.
 const (
@@ -47,14 +48,14 @@ func readEvalSet(t *testing.T, path string) []evalMessage {
 	}
 	var out []evalMessage
 	err := filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") || strings.EqualFold(d.Name(), "README.md") {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") || notMail(d.Name()) {
 			return err
 		}
 		raw, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		if strings.HasSuffix(p, ".mbox") {
+		if strings.HasSuffix(p, ".mbox") || strings.HasSuffix(p, ".mbox.txt") {
 			out = append(out, splitMbox(p, raw)...)
 			return nil
 		}
@@ -65,6 +66,16 @@ func readEvalSet(t *testing.T, path string) []evalMessage {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// notMail says whether a file beside the messages of a corpus is its
+// documentation rather than mail.
+func notMail(name string) bool {
+	switch strings.ToUpper(name) {
+	case "README.MD", "LICENSE", "NOTICE":
+		return true
+	}
+	return false
 }
 
 // splitMbox cuts an mbox file into its messages at the "From " lines

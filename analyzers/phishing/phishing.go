@@ -368,11 +368,14 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 			d.Links = append(d.Links, l.Link)
 		}
 	}
+	if isReport(m) {
+		links = slices.DeleteFunc(links, func(l judged) bool { return l.Kind == analyzers.LinkText })
+	}
 	offDomain := a.judgeLinks(&f, links, fromDom, own)
 	a.judgeHTML(&f, m, fromDom)
 	a.judgeWords(&f, m, links, fromDom, offDomain)
 	a.judgeSender(&f, m, from, fromDom, own)
-	a.judgeInfrastructure(&f, m, from, fromDom, links)
+	a.judgeInfrastructure(&f, m, from, fromDom, own, links)
 
 	var r analyzers.Result
 	for _, sym := range f.order {
@@ -522,7 +525,7 @@ func (a *Analyzer) judgeLinks(f *finding, links []judged, fromDom string, own []
 			continue
 		}
 		h := l.h
-		if h.reg != fromDom {
+		if h.reg != fromDom && !a.sameBrand(h.reg, fromDom) {
 			off = append(off, l)
 		}
 		if h.userinfo {
@@ -560,7 +563,7 @@ func (a *Analyzer) judgeLinks(f *finding, links []judged, fromDom string, own []
 		if matchesAny(h.ascii, a.shorteners) {
 			f.add(LinkShortener, h.ascii)
 		}
-		if matchesAny(h.ascii, a.hosting) && !a.sameBrand(fromDom, h.reg) {
+		if matchesAny(h.ascii, a.hosting) && h.reg != fromDom && !a.sameBrand(fromDom, h.reg) {
 			f.add(LinkHosted, h.ascii)
 		}
 	}
@@ -659,7 +662,7 @@ func (a *Analyzer) brandLookalike(h host) (string, string) {
 	for _, b := range a.brands {
 		for _, n := range b.labels {
 			for _, w := range hostWords {
-				if w == n || len(n) >= 6 && strings.Contains(w, n) {
+				if w == n || len(n) >= 6 && !commonWordBrands[n] && strings.Contains(w, n) {
 					return b.name, "in-host"
 				}
 			}
@@ -952,8 +955,9 @@ var lurePhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
 }, "|"))
 
 // callToAction is link text that asks the reader to log in or hand over
-// something.
-var callToAction = regexp.MustCompile(`(?i)^\W*((verify|confirm|log ?in|sign ?in|unlock|update|validate|restore|reactivate|secure|claim|review|access)\b|(view|open|download|play|read)\s+(the\s+|your\s+)?(document|file|pdf|invoice|message|voicemail|statement|fax|attachment))`)
+// something. "Update" counts only with what is to be updated: every
+// newsletter offers to "update your preferences".
+var callToAction = regexp.MustCompile(`(?i)^\W*((verify|confirm|log ?in|sign ?in|unlock|validate|restore|reactivate|secure|claim|review|access)\b|update\s+(your\s+|the\s+)?(account|payment|billing|card|details|information|password|data)\b|(view|open|download|play|read)\s+(the\s+|your\s+)?(document|file|pdf|invoice|message|voicemail|statement|fax|attachment))`)
 
 // judgeWords adds CredentialWords when the mail's words press for a login
 // and it has links that lead off the sender's domain.
@@ -1017,7 +1021,7 @@ func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Addr
 		}
 		for _, rt := range h.ReplyTo {
 			rd := registered(domainOf(rt.Address))
-			if freemail[rd] && rd != fromDom {
+			if freemail[rd] && rd != fromDom && !a.sameBrand(rd, fromDom) {
 				f.add(ReplyToFreemail, "reply-to="+rd, "from="+fromDom)
 				break
 			}
@@ -1057,12 +1061,53 @@ func (a *Analyzer) brandInName(name string) *brand {
 	for i := range a.brands {
 		b := &a.brands[i]
 		for _, bw := range b.words {
-			if containsRun(w, bw) {
-				return b
+			if !containsRun(w, bw) {
+				continue
 			}
+			if len(bw) == 1 && commonWordBrands[bw[0]] && !onlyBrandAndOrg(w, bw[0]) {
+				continue
+			}
+			return b
 		}
 	}
 	return nil
+}
+
+// commonWordBrands are brand names that are also everyday words ("The
+// Quiet Ledger", "Steam Engine Club"): in a display name they count only
+// beside words of a service desk ("Ledger Support", "Apple"), and never
+// inside a longer word of a host name.
+// The sets hold skeletons, as words() makes them.
+var commonWordBrands = skeletonSet("ledger", "steam", "chase", "apple", "meta", "outlook",
+	"norton", "kraken", "proton", "hermes", "caixa")
+
+// onlyBrandAndOrg says whether every word of a display name other than
+// the brand's is one an organisation's desk uses.
+func onlyBrandAndOrg(ws []string, brand string) bool {
+	for _, w := range ws {
+		if w != brand && !deskWords[w] {
+			return false
+		}
+	}
+	return true
+}
+
+var deskWords = skeletonSet(append(slices.Collect(maps.Keys(orgWords)), slices.Collect(maps.Keys(serviceWords))...)...)
+
+func skeletonSet(ws ...string) map[string]bool {
+	out := make(map[string]bool, len(ws))
+	for _, w := range ws {
+		out[skeleton(w)] = true
+	}
+	return out
+}
+
+// serviceWords are further words of brand impersonations' display names.
+var serviceWords = map[string]bool{
+	"id": true, "wallet": true, "live": true, "pay": true, "store": true, "mail": true,
+	"online": true, "info": true, "noreply": true, "no": true, "reply": true, "center": true,
+	"centre": true, "help": true, "care": true, "client": true, "clients": true, "your": true,
+	"my": true, "secure": true, "verify": true, "update": true,
 }
 
 // joinSpaced joins runs of three or more one-letter words, the way
@@ -1219,4 +1264,14 @@ func (a *Analyzer) disguisedBrand(s string) string {
 		}
 	}
 	return ""
+}
+
+// isReport says whether a message is a mail system's report
+// (multipart/report: a bounce, a read receipt, an abuse report). The URLs
+// written in its text are the mail system's diagnostics, hosts and
+// addresses it tried, not links for the reader, so they are not judged;
+// the links of its HTML still are.
+func isReport(m *analyzers.Message) bool {
+	ct := strings.ToLower(strings.TrimSpace(m.Header.Get("Content-Type")))
+	return strings.HasPrefix(ct, "multipart/report")
 }

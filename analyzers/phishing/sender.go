@@ -2,6 +2,7 @@ package phishing
 
 import (
 	"net/mail"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -19,21 +20,24 @@ import (
 
 // judgeInfrastructure adds the symbols of the sender's and the pictures'
 // infrastructure.
-func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *mail.Address, fromDom string, links []judged) {
+func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *mail.Address, fromDom string, own []string, links []judged) {
 	h := &m.Header
 	fromHost := ""
 	// A From without an address is the headers analyzer's MISSING_FROM;
 	// here only addresses whose domain cannot be real count.
+	// Mail inside an organisation may come from a name that only its own
+	// network knows (corp.local): the recipients' own domains pass.
+	internal := func(host string) bool { return slices.Contains(own, registered(host)) }
 	if from != nil {
 		fromHost = domainOf(from.Address)
-		if !validMailDomain(fromHost) {
+		if !validMailDomain(fromHost) && !internal(fromHost) {
 			f.add(FromMalformed, "from="+short(fromHost))
 		}
 	}
 	rpHost := ""
 	if rp := h.ReturnPath; strings.Contains(rp, "@") {
 		rpHost = domainOf(rp)
-		if !validMailDomain(rpHost) {
+		if !validMailDomain(rpHost) && !internal(rpHost) {
 			f.add(FromMalformed, "return-path="+short(rpHost))
 		}
 	}
@@ -45,8 +49,13 @@ func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *m
 		}
 		label, _ := splitReg(fromDom)
 		for _, s := range []string{local, label} {
-			if machineMade(s) {
-				f.add(FromRandom, s)
+			// Judged piece by piece: "tidepool-app-3f2a1" is a name and a
+			// short serial, as hosting services make them.
+			for _, piece := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(".-_+=", r) }) {
+				if machineMade(piece) {
+					f.add(FromRandom, s)
+					break
+				}
 			}
 		}
 		if hasEmoji(from.Name) {

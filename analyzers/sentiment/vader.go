@@ -184,15 +184,16 @@ func (r *rules) score(text string) vaderScores {
 	capDiff := upper > 0 && upper < len(toks)
 	// The reference looks a token up by its first occurrence, so a repeated
 	// word is judged in the context of its first appearance.
-	first := map[string]int{}
-	for i, t := range toks {
-		if _, ok := first[t]; !ok {
-			first[t] = i
-		}
-	}
 	sent := make([]float64, 0, len(toks))
-	for _, t := range toks {
-		i := first[t]
+	for k, t := range toks {
+		// A sentence is short: a scan back beats a map.
+		i := k
+		for j := 0; j < k; j++ {
+			if toks[j] == t {
+				i = j
+				break
+			}
+		}
 		lt := lower[i]
 		if _, ok := r.boosters[lt]; ok || (i < len(toks)-1 && lt == "kind" && lower[i+1] == "of") {
 			sent = append(sent, 0)
