@@ -14,7 +14,7 @@ type Brand struct {
 // according to the security vendors' yearly reports, plus the large
 // banks, carriers and wallets seen in public phishing collections.
 var defaultBrands = []Brand{
-	{Names: []string{"PayPal"}, Domains: []string{"paypal.com", "paypal.me", "paypal-communication.com", "paypalobjects.com"}},
+	{Names: []string{"PayPal"}, Domains: []string{"paypal.com", "paypal.me", "paypal-communication.com", "paypalobjects.com", "paypal.de", "paypal.co.uk", "paypal.fr", "paypal.it", "paypal.es", "paypal.nl", "paypal.com.br", "paypal.ca", "paypal.com.au"}},
 	{Names: []string{"Microsoft", "Office 365", "Microsoft 365", "OneDrive", "SharePoint", "Outlook"}, Domains: []string{"microsoft.com", "office.com", "office365.com", "live.com", "outlook.com", "hotmail.com", "microsoftonline.com", "onedrive.com", "msn.com", "azure.com", "microsoftstore.com", "skype.com", "xbox.com", "sharepoint.com", "sharepointonline.com", "office.net", "aka.ms", "microsoftonline-p.com"}},
 	{Names: []string{"Apple", "iCloud", "iTunes", "Apple ID"}, Domains: []string{"apple.com", "icloud.com", "me.com", "mac.com", "itunes.com"}},
 	{Names: []string{"Amazon", "Prime Video"}, Domains: []string{"amazon.com", "amazon.de", "amazon.co.uk", "amazon.fr", "amazon.it", "amazon.es", "amazon.ca", "amazon.co.jp", "amazon.com.br", "amazon.in", "amazon.nl", "primevideo.com", "a2z.com"}},

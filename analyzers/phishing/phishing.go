@@ -369,7 +369,9 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 		}
 	}
 	if isReport(m) {
-		links = slices.DeleteFunc(links, func(l judged) bool { return l.Kind == analyzers.LinkText })
+		links = slices.DeleteFunc(links, func(l judged) bool {
+			return l.Kind == analyzers.LinkText || l.Part != "1" && !strings.HasPrefix(l.Part, "1.")
+		})
 	}
 	offDomain := a.judgeLinks(&f, links, fromDom, own)
 	a.judgeHTML(&f, m, fromDom)
@@ -1107,7 +1109,7 @@ var serviceWords = map[string]bool{
 	"id": true, "wallet": true, "live": true, "pay": true, "store": true, "mail": true,
 	"online": true, "info": true, "noreply": true, "no": true, "reply": true, "center": true,
 	"centre": true, "help": true, "care": true, "client": true, "clients": true, "your": true,
-	"my": true, "secure": true, "verify": true, "update": true,
+	"my": true, "secure": true, "verify": true, "update": true, "for": true, "business": true,
 }
 
 // joinSpaced joins runs of three or more one-letter words, the way
@@ -1269,8 +1271,8 @@ func (a *Analyzer) disguisedBrand(s string) string {
 // isReport says whether a message is a mail system's report
 // (multipart/report: a bounce, a read receipt, an abuse report). The URLs
 // written in its text are the mail system's diagnostics, hosts and
-// addresses it tried, not links for the reader, so they are not judged;
-// the links of its HTML still are.
+// addresses it tried, and the message it returns is the reader's own,
+// so only the links of the report's first part's HTML are judged.
 func isReport(m *analyzers.Message) bool {
 	ct := strings.ToLower(strings.TrimSpace(m.Header.Get("Content-Type")))
 	return strings.HasPrefix(ct, "multipart/report")

@@ -47,6 +47,9 @@ func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *m
 		if at := strings.LastIndexByte(local, '@'); at >= 0 {
 			local = local[:at]
 		}
+		// What follows a "+" is a tag a mail system adds (an account or
+		// message id), not the name someone chose.
+		local, _, _ = strings.Cut(local, "+")
 		label, _ := splitReg(fromDom)
 		for _, s := range []string{local, label} {
 			// Judged piece by piece: "tidepool-app-3f2a1" is a name and a
