@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -121,15 +120,7 @@ func init() {
 		Security: true,
 		Network:  true,
 		Doc:      "SPF/DKIM/DMARC/ARC: trusted Authentication-Results, DKIM verified, DMARC alignment",
-		New: func(opts analyzers.Options) (analyzers.Analyzer, error) {
-			cfg := DefaultConfig()
-			if opts != nil {
-				if err := opts.Decode(&cfg); err != nil {
-					return nil, err
-				}
-			}
-			return New(cfg, nil)
-		},
+		New:      analyzers.Configured(DefaultConfig, func(c Config) (analyzers.Analyzer, error) { return New(c, nil) }),
 	})
 }
 
@@ -144,12 +135,9 @@ type Analyzer struct {
 // New builds the analyzer. A nil resolver means the one the config names,
 // behind a cache.
 func New(cfg Config, r Resolver) (*Analyzer, error) {
-	scores := maps.Clone(defaultScores)
-	for k, v := range cfg.Scores {
-		if _, ok := scores[k]; !ok {
-			return nil, fmt.Errorf("scores: unknown symbol %q (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(defaultScores)), ", "))
-		}
-		scores[k] = v
+	scores, err := analyzers.ScoreTable(defaultScores, cfg.Scores)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.DNSTimeout <= 0 || cfg.CacheTTL < 0 || cfg.CacheSize < 1 {
 		return nil, fmt.Errorf("dns_timeout must be positive, cache_ttl not negative, cache_size at least 1")
@@ -305,13 +293,7 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 }
 
 func (a *Analyzer) verdict(score float64) analyzers.Verdict {
-	switch {
-	case a.cfg.Malicious > 0 && score >= a.cfg.Malicious:
-		return analyzers.VerdictMalicious
-	case a.cfg.Suspicious > 0 && score >= a.cfg.Suspicious:
-		return analyzers.VerdictSuspicious
-	}
-	return analyzers.VerdictClean
+	return analyzers.ScoreVerdict(score, a.cfg.Suspicious, a.cfg.Malicious)
 }
 
 // trustedResults reads the Authentication-Results and
