@@ -268,12 +268,22 @@ func TestTailFollowsReports(t *testing.T) {
 	}
 }
 
-func TestRunOnceWritesEveryReportToJSONL(t *testing.T) {
-	dir := t.TempDir()
+// serveSamples copies the samples, plus extra files (name to content), into
+// a folder under dir served by a POP3 server on loopback, and returns the
+// folder, the number of messages and the config of an embedded NATS and a
+// mailbox "support" reading it (delete: never), for the test to extend.
+func serveSamples(t *testing.T, dir string, extra map[string]string) (string, int, string) {
+	t.Helper()
 	mailDir := filepath.Join(dir, "mail")
 	n, err := copyEML(os.DirFS(samples), ".", mailDir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name, content := range extra {
+		if err := os.WriteFile(filepath.Join(mailDir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n++
 	}
 	srv := &pop3.Server{Backend: pop3.NewDirBackend(mailDir), Users: map[string]string{"ops": "pw"}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -281,9 +291,8 @@ func TestRunOnceWritesEveryReportToJSONL(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	t.Setenv("TEST_RUN_PW", "pw")
-	jsonl := filepath.Join(dir, "reports.jsonl")
 	cfg := fmt.Sprintf(`nats:
   store_dir: %s
 mailboxes:
@@ -294,11 +303,17 @@ mailboxes:
     username: ops
     password_env: TEST_RUN_PW
     delete: never
-outputs:
-  - {type: jsonl, path: %s}
 log:
   level: warn
-`, filepath.Join(dir, "nats"), ln.Addr().(*net.TCPAddr).Port, jsonl)
+`, filepath.Join(dir, "nats"), ln.Addr().(*net.TCPAddr).Port)
+	return mailDir, n, cfg
+}
+
+func TestRunOnceWritesEveryReportToJSONL(t *testing.T) {
+	dir := t.TempDir()
+	mailDir, n, cfg := serveSamples(t, dir, nil)
+	jsonl := filepath.Join(dir, "reports.jsonl")
+	cfg += "outputs:\n  - {type: jsonl, path: " + jsonl + "}\n"
 	path := filepath.Join(dir, "mailsift.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/mailsift/mailsift/analyzers"
-	"github.com/mailsift/mailsift/ingest/pop3"
 	"github.com/mailsift/mailsift/report"
 )
 
@@ -140,43 +138,11 @@ func TestScanWithPlugins(t *testing.T) {
 // every report is complete.
 func TestRunOnceWithPlugins(t *testing.T) {
 	dir := t.TempDir()
-	mailDir := filepath.Join(dir, "mail")
-	n, err := copyEML(os.DirFS(samples), ".", mailDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	crash := "From: a@example.com\r\nTo: b@example.com\r\nSubject: crash-once\r\nMessage-ID: <crash@example.com>\r\nDate: Fri, 20 Nov 2026 09:25:00 +0000\r\n\r\nThis one kills the plugin once.\r\n"
-	if err := os.WriteFile(filepath.Join(mailDir, "99-crash-once.eml"), []byte(crash), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n++
-	srv := &pop3.Server{Backend: pop3.NewDirBackend(mailDir), Users: map[string]string{"ops": "pw"}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	t.Setenv("TEST_RUN_PW", "pw")
+	mailDir, n, cfg := serveSamples(t, dir, map[string]string{"99-crash-once.eml": crash})
 	faultDir := t.TempDir()
 	jsonl := filepath.Join(dir, "reports.jsonl")
-	cfg := fmt.Sprintf(`nats:
-  store_dir: %s
-mailboxes:
-  - name: support
-    host: 127.0.0.1
-    port: %d
-    tls: none
-    username: ops
-    password_env: TEST_RUN_PW
-    delete: never
-worker:
-  retry_delay: 200ms
-outputs:
-  - {type: jsonl, path: %s}
-log:
-  level: warn
-`, filepath.Join(dir, "nats"), ln.Addr().(*net.TCPAddr).Port, jsonl) + pluginsYAML(t, faultDir)
+	cfg += "worker:\n  retry_delay: 200ms\noutputs:\n  - {type: jsonl, path: " + jsonl + "}\n" + pluginsYAML(t, faultDir)
 	code, _, errOut := execute(t, "", "run", "-c", writeConfig(t, cfg), "--once")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
