@@ -25,7 +25,11 @@ func evalScorers(t *testing.T) []evalScorer {
 	// sender history, so that one run does not make the senders known to
 	// the next.
 	phish := func() *Analyzer {
-		p := mustNew(t, DefaultConfig())
+		cfg := DefaultConfig()
+		// The corpus replaced the honeypot's addresses with phishing@pot:
+		// "pot" is the mailbox owner's own domain, not a sender's forgery.
+		cfg.OwnDomains = []string{"pot"}
+		p := mustNew(t, cfg)
 		if err := p.Attach(t.Context(), analyzers.NewMemoryState()); err != nil {
 			t.Fatal(err)
 		}

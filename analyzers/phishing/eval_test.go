@@ -207,6 +207,29 @@ func (c tally) String() string {
 		c.flagged, c.n, pct(c.flagged, c.n), tf, tn, pct(tf, tn), c.heldFlagged, c.heldN, pct(c.heldFlagged, c.heldN))
 }
 
+// spamFixtures are messages of the shared MIME test fixtures that are
+// spam or scams by their content (the parsers' authors took real spam for
+// their malformed-mail tests). They are not clean mail, so the ham sets
+// leave them out, and the log says so.
+var spamFixtures = []string{
+	"mikel-mail/error_emails/content_transfer_encoding_text-html.eml",       // mortgage spam
+	"mikel-mail/error_emails/content_transfer_encoding_with_semi_colon.eml", // .tk sender, "Attention"
+	"mikel-mail/error_emails/empty_group_lists.eml",                         // Western Union advance-fee scam
+	"mikel-mail/error_emails/bad_date_header.eml",                           // "Legitimate Cash from GovAgencies"
+	"mikel-mail/plain_emails/raw_email_with_bad_date.eml",                   // pirated-software spam
+	"nodemailer-mailparser/outofmemory.eml",                                 // life-insurance spam linking to an IP address
+	"nodemailer-mailparser/spam.eml",
+}
+
+func isSpamFixture(name string) bool {
+	for _, s := range spamFixtures {
+		if strings.HasSuffix(filepath.ToSlash(name), s) {
+			return true
+		}
+	}
+	return false
+}
+
 // hamSet is one source of clean mail, reported on its own.
 type hamSet struct {
 	label string
@@ -255,6 +278,9 @@ func TestEvalCorpus(t *testing.T) {
 			for _, h := range hams {
 				var c tally
 				for _, e := range h.msgs {
+					if isSpamFixture(e.name) {
+						continue
+					}
 					m, err := analyzers.Parse(e.raw, analyzers.ParseOptions{})
 					if err != nil {
 						continue

@@ -63,6 +63,8 @@ const (
 	ImageHosting      = "PHISH_IMAGE_HOSTING"
 	ImageIP           = "PHISH_IMAGE_IP"
 	BulkNoUnsubscribe = "PHISH_BULK_NO_LIST_UNSUB"
+	ArchivePassword   = "PHISH_ARCHIVE_PASSWORD"
+	Callback          = "PHISH_CALLBACK"
 
 	DisplayNameBrand  = "PHISH_DISPLAY_NAME_BRAND"
 	DisplayNameDomain = "PHISH_DISPLAY_NAME_DOMAIN"
@@ -78,6 +80,7 @@ const (
 	SenderHosted      = "PHISH_SENDER_HOSTED"
 	FreemailOrg       = "PHISH_FREEMAIL_ORG"
 	EmojiName         = "PHISH_EMOJI_NAME"
+	RecipientNameLink = "PHISH_RCPT_NAME_LINK"
 )
 
 // defaultScores: a look-alike domain or a link whose text lies about its
@@ -104,12 +107,14 @@ var defaultScores = map[string]float64{
 	LureWords:         2.5,
 	HiddenText:        2,
 	ImageOnly:         2,
-	Pressure:          1.5,
+	Pressure:          0.5,
 	ScamWords:         3,
-	AbusedTLD:         1.5,
+	AbusedTLD:         2.5,
 	ImageHosting:      1.5,
-	ImageIP:           2,
-	BulkNoUnsubscribe: 1.5,
+	ImageIP:           1,
+	BulkNoUnsubscribe: 2.5,
+	ArchivePassword:   2.5,
+	Callback:          2.5,
 
 	DisplayNameBrand:  4,
 	DisplayNameDomain: 3,
@@ -121,10 +126,11 @@ var defaultScores = map[string]float64{
 	RecipientSubject:  2,
 	SenderFirstSeen:   1,
 	FromMalformed:     3,
-	FromRandom:        1.5,
+	FromRandom:        2.5,
 	SenderHosted:      2.5,
 	FreemailOrg:       2.5,
 	EmojiName:         1,
+	RecipientNameLink: 3,
 }
 
 // Config is the analyzer's section of the config file.
@@ -320,6 +326,7 @@ const (
 type finding struct {
 	order []string
 	opts  map[string][]string
+	extra map[string]float64
 }
 
 func (f *finding) add(sym string, opt ...string) {
@@ -339,6 +346,16 @@ func (f *finding) add(sym string, opt ...string) {
 }
 
 func (f *finding) has(sym string) bool { _, ok := f.opts[sym]; return ok }
+
+// addScore adds a symbol whose score grows with the evidence: extra is
+// added to the symbol's configured score.
+func (f *finding) addScore(sym string, extra float64, opt ...string) {
+	f.add(sym, opt...)
+	if f.extra == nil {
+		f.extra = map[string]float64{}
+	}
+	f.extra[sym] = extra
+}
 
 // judged is one link with what was worked out about it.
 type judged struct {
@@ -381,7 +398,11 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 
 	var r analyzers.Result
 	for _, sym := range f.order {
-		r.Add(sym, a.scores[sym], f.opts[sym]...)
+		score := a.scores[sym]
+		if score != 0 {
+			score += f.extra[sym]
+		}
+		r.Add(sym, score, f.opts[sym]...)
 	}
 	if fromDom != "" && a.senders != nil {
 		first, err := a.firstSeen(ctx, m, fromDom)
@@ -565,7 +586,7 @@ func (a *Analyzer) judgeLinks(f *finding, links []judged, fromDom string, own []
 		if matchesAny(h.ascii, a.shorteners) {
 			f.add(LinkShortener, h.ascii)
 		}
-		if matchesAny(h.ascii, a.hosting) && h.reg != fromDom && !a.sameBrand(fromDom, h.reg) {
+		if a.hostedPage(h.ascii) && h.reg != fromDom && !a.sameBrand(fromDom, h.reg) {
 			f.add(LinkHosted, h.ascii)
 		}
 	}
@@ -948,7 +969,8 @@ var lurePhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
 	`\b(customs|delivery|shipping)\s+(fee|charge|duty)`,
 	`\b(gewinnen|gewinnspiel|gewonnen|gutschein|pr[äa]mie|freispiele|gratis|umfrage|gl[üu]ckwunsch)`,
 	`\b(paket|sendung)\b[^.\n]{0,40}\b(wartet|zugestellt|zur[üu]ckgehalten|zollgeb)`,
-	`\b(parab[ée]ns|pr[êe]mio|ganhou|resgat|brinde|b[ôo]nus|pontos)`,
+	`\b(parab[ée]ns|pr[êe]mio|ganhou|resgat|brinde|b[ôo]nus\s+(de|gr[áa]tis|exclusivo)|bônus|pontos)`,
+	`\b(free\s+spins|welcome\s+bonus|no\s+deposit|willkommensbonus|einzahlung|casino|jackpot|mystery\s+box|coffret\s+myst[èe]re|sondage|r[ée]clamer)`,
 	`\b(encomenda|pedido|mercadoria|pacote)\b[^.\n]{0,40}\b(retid|taxad|bloquead|aguard)`,
 	`\b(taxa|tributo|multa|cnh|cpf)\b[^.\n]{0,40}\b(pendente|atras|regulariz|bloquei|suspens)`,
 	`\b(premio|ganador|regalo|gratis|sorpresa)\b`,
@@ -968,9 +990,22 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	if m.HTML != "" {
 		text += "\n" + analyzers.HTMLText(m.HTML)
 	}
+	// Names of attached files speak too ("Mining.balance.0.74.BTC.pdf"),
+	// and underscores and dots join words to slip them past filters
+	// ("Your_transfer_BTC").
+	for _, p := range m.Attachments {
+		text += "\n" + p.Filename
+	}
+	text = wordJoiners.Replace(text)
 	// Scams that want an answer rather than a click have no link.
 	if kinds := kindsMatched(scamPhrases, text); len(kinds) >= minScamPhrases {
-		f.add(ScamWords, kinds...)
+		f.addScore(ScamWords, float64(min(len(kinds)-minScamPhrases, 2)), kinds...)
+	}
+	if archive := archiveName(m); archive != "" && archivePassword.MatchString(text) {
+		f.add(ArchivePassword, archive)
+	}
+	if callNumber.MatchString(text) && callWords.MatchString(text) && callReasons.MatchString(text) && (freemail[fromDom] || len(off) == 0) {
+		f.add(Callback, strings.ToLower(strings.Join(strings.Fields(callReasons.FindString(text)), " ")))
 	}
 	if len(off) == 0 {
 		return
@@ -1023,8 +1058,17 @@ func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Addr
 		}
 		for _, rt := range h.ReplyTo {
 			rd := registered(domainOf(rt.Address))
-			if freemail[rd] && rd != fromDom && !a.sameBrand(rd, fromDom) {
+			if !freemail[rd] || a.sameBrand(rd, fromDom) && rd != fromDom {
+				continue
+			}
+			if rd != fromDom {
 				f.add(ReplyToFreemail, "reply-to="+rd, "from="+fromDom)
+				break
+			}
+			// Another mailbox at the same provider: the sender writes from
+			// one throw-away address and reads answers at the next.
+			if !strings.EqualFold(rt.Address, from.Address) {
+				f.add(ReplyToFreemail, "reply-to="+strings.ToLower(rt.Address), "from="+strings.ToLower(from.Address))
 				break
 			}
 		}
@@ -1045,6 +1089,9 @@ func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Addr
 	subj := strings.ToLower(h.Subject)
 	for _, l := range [][]*mail.Address{h.To, h.Cc} {
 		for _, ad := range l {
+			if linkInName.MatchString(ad.Name) {
+				f.add(RecipientNameLink, short(ad.Name))
+			}
 			if addr := strings.ToLower(ad.Address); strings.Contains(addr, "@") && strings.Contains(subj, addr) {
 				f.add(RecipientSubject, addr)
 			}
@@ -1276,4 +1323,11 @@ func (a *Analyzer) disguisedBrand(s string) string {
 func isReport(m *analyzers.Message) bool {
 	ct := strings.ToLower(strings.TrimSpace(m.Header.Get("Content-Type")))
 	return strings.HasPrefix(ct, "multipart/report")
+}
+
+// hostedPage says whether a host is on a service where anyone can publish
+// a page: the hosting list, or an Amazon S3 bucket served as a website
+// (<bucket>.s3-website-<region>.amazonaws.com, <bucket>.s3-website.<region>…).
+func (a *Analyzer) hostedPage(host string) bool {
+	return matchesAny(host, a.hosting) || strings.HasSuffix(host, ".amazonaws.com") && strings.Contains(host, ".s3-website")
 }

@@ -141,11 +141,32 @@ func tld(host string) string {
 
 // machineMade says whether a name was made up by a program rather than
 // chosen by a person: letters and digits mixed back and forth
-// ("hd8g42jmuq33", "kgm5xwql99vk"). People's names and brands with digits
-// switch once or twice ("web2print", "office365", "john.smith1985").
+// ("hd8g42jmuq33", "kgm5xwql99vk"), or capitals thrown in at random
+// ("fWscatuD"). People's names and brands with digits switch once or
+// twice ("web2print", "office365", "john.smith1985"), and so do names
+// written in camel case ("McDonald", "JohnSmith").
 func machineMade(s string) bool {
 	if len(s) < 7 {
 		return false
+	}
+	caseSwitches, lastUpper, letters := 0, -1, 0
+	for _, r := range s {
+		if !unicode.IsLetter(r) || r > unicode.MaxASCII {
+			caseSwitches = -100 // judged by the letters and digits below
+			break
+		}
+		up := 0
+		if unicode.IsUpper(r) {
+			up = 1
+		}
+		if lastUpper >= 0 && up != lastUpper {
+			caseSwitches++
+		}
+		lastUpper = up
+		letters++
+	}
+	if caseSwitches >= 3 && letters <= 16 {
+		return true
 	}
 	switches, digits := 0, 0
 	prev := 0 // 1 letter, 2 digit

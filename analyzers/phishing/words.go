@@ -3,6 +3,8 @@ package phishing
 import (
 	"regexp"
 	"strings"
+
+	"github.com/mailsift/mailsift/analyzers"
 )
 
 // The word lists below are what scam mail says, in the languages the
@@ -49,11 +51,12 @@ var scamPhrases = compileAll([]string{
 	`\bstrictly\s+confidential\b|\bmutual\s+benefit\b`,
 	`\b(bitcoin|btc|usdt|ethereum|crypto\s?currenc(y|ies)|kryptow[äa]hrung(en)?|criptomoeda|criptomoneda)s?\b`,
 	`\b(withdraw(al)?|auszahlung|saque)\b`,
-	`\b(wallet\s+address|mining\s+balance|airdrop|whitelist)\b`,
+	`\b(wallet\s+address|withdrawal\s+address|mining\s+balance|airdrop|whitelist)\b`,
 	`\blotter(y|ie)\b|\bsweepstakes?\b`,
 })
 
-// minScamPhrases is how many kinds of scam phrase make the symbol.
+// minScamPhrases is how many kinds of scam phrase make the symbol; each
+// kind past them adds one to its score, two at most.
 const minScamPhrases = 2
 
 // unsubscribeWords are how bulk mail offers a way out of its list.
@@ -137,3 +140,37 @@ func kindsMatched(res []*regexp.Regexp, text string) []string {
 	}
 	return out
 }
+
+// wordJoiners are the characters scam mail joins words with so that word
+// filters miss them.
+var wordJoiners = strings.NewReplacer("_", " ")
+
+// archivePassword is a password given in the text, the way mail that
+// carries an encrypted archive hands over its key so that the archive
+// passes virus scanners unopened.
+var archivePassword = regexp.MustCompile(`(?i)\b(password|passwort|kennwort|senha|contrase[ñn]a|mot\s+de\s+passe|wachtwoord|pwd|pass)\b\W{0,3}(is\s+|ist\s+|:|=|\{)\s*\S{3,}`)
+
+// archiveName is the name of an attached archive, or "".
+func archiveName(m *analyzers.Message) string {
+	for _, p := range m.Attachments {
+		n := strings.ToLower(p.Filename)
+		for _, ext := range []string{".zip", ".rar", ".7z", ".ace", ".arj", ".r00", ".cab", ".iso", ".img", ".tar.gz", ".tgz"} {
+			if strings.HasSuffix(n, ext) {
+				return p.Filename
+			}
+		}
+	}
+	return ""
+}
+
+// The three parts of a call-back scam: a phone number, a bid to call it,
+// and a purchase, renewal or charge the reader did not make.
+var (
+	callNumber  = regexp.MustCompile(`(\+|\b)\d[\d ().-]{6,16}\d\b`)
+	callWords   = regexp.MustCompile(`(?i)\b(call|phone|dial|ring)\b|\b(ligue|ligar|llame|llamar|rufen\s+sie|anrufen|appelez|bel\s+(ons|naar|direct))\b`)
+	callReasons = regexp.MustCompile(`(?i)\b(transaction|purchase|order|renewal|subscription|charged?|debited|refund|cancel+ation|transa[çc][ãa]o|compra|cobran[çc]a|pedido|assinatura|bestellung|abbuchung|verl[äa]ngerung|commande|achat|pr[ée]l[èe]vement|transacci[óo]n|suscripci[óo]n)\b`)
+)
+
+// linkInName finds a link or a domain with a path in a display name:
+// sign-up forms abused to send a lure in the name field.
+var linkInName = regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}/`)
