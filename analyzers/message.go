@@ -3,12 +3,14 @@ package analyzers
 import (
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 )
 
 // Message is the parsed view of one raw mail that analyzers read. It is
 // built once per message (see Parse) and shared, read-only, by every
-// analyzer that runs on it.
+// analyzer that runs on it; what analyzers derive from it and want to
+// share goes through Derived.
 type Message struct {
 	// ID is the pipeline's message id (hex sha256 of mailbox and UIDL); empty
 	// outside the pipeline until the caller sets it.
@@ -48,6 +50,52 @@ type Message struct {
 	// could not be decoded, a charset that is not known, nesting too deep.
 	// Parse keeps going past them so the rest can still be analyzed.
 	Problems []Problem
+
+	// derived holds what analyzers computed from the fields above, see
+	// Derived. It holds a mutex: a Message is shared by pointer, never
+	// copied.
+	derived derivedMemo
+}
+
+type derivedMemo struct {
+	mu     sync.Mutex
+	values map[any]*derivedValue
+}
+
+type derivedValue struct {
+	once sync.Once
+	v    any
+}
+
+// Derived returns what compute gives for key, computing it at most once per
+// message: the analyzers of one process that read the same derived data
+// (the sender's own words, their language) share one computation, however
+// many of them run and in whichever order or goroutine.
+//
+// The key should be a value of an unexported type of the package that
+// defines what is computed, as with context.Context values, so that
+// packages cannot collide; the package wraps Derived in a typed accessor.
+// The value is shared: compute must return a value nobody modifies
+// afterwards, and it must depend only on the message's fields and on what
+// the key holds (a key is typically a constant, or a comparable struct of
+// the options that change the result). compute may call Derived for other
+// keys, never for its own. Concurrent callers with the same key wait for
+// the first computation; a panic in compute is not recovered, and that
+// key's value is then nil.
+func (m *Message) Derived(key any, compute func() any) any {
+	d := &m.derived
+	d.mu.Lock()
+	e := d.values[key]
+	if e == nil {
+		if d.values == nil {
+			d.values = map[any]*derivedValue{}
+		}
+		e = &derivedValue{}
+		d.values[key] = e
+	}
+	d.mu.Unlock()
+	e.once.Do(func() { e.v = compute() })
+	return e.v
 }
 
 // Header holds the decoded top-level header fields analyzers ask for most,

@@ -132,7 +132,7 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 	if a.cfg.Subject && m.Header.Subject != "" {
 		body = m.Header.Subject + ".\n" + body
 	}
-	det := a.detect.Detect(body)
+	det := a.detect.Message(m)
 	x := a.ex[det.Language]
 	if x == nil {
 		x = a.ex["en"]

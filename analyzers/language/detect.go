@@ -9,10 +9,15 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mailsift/mailsift/analyzers"
+	"github.com/mailsift/mailsift/analyzers/text"
 )
 
 // model.bin.gz holds uni-, bi- and trigram log-probabilities of the
@@ -93,6 +98,11 @@ type ngramModel struct {
 	orders   [3]table // uni, bi, tri
 }
 
+// model is package-level state, which the project otherwise keeps out of
+// packages: it is the embedded model decoded, read-only once built, so
+// every detector of a process (the language, sentiment and keywords
+// analyzers each build one) shares its 13 MB instead of holding a copy,
+// and nothing in it changes with configuration.
 var model = sync.OnceValues(loadModel)
 
 // loadModel decodes the embedded model. It is loaded once per process and
@@ -192,7 +202,14 @@ type Detector struct {
 	// allowed marks the n-gram languages to consider, by model index.
 	allowed []bool
 	cjk     map[string]bool
+	// key tells this detector's restriction apart in a message's derived
+	// values: detectors restricted alike share their detection.
+	key detectionKey
 }
+
+// detectionKey is the key of a message's detection among its derived
+// values: the languages considered, sorted, or "" for all.
+type detectionKey struct{ langs string }
 
 // NewDetector returns a detector restricted to langs (ISO 639-1 codes);
 // none means every supported language. Restricting helps when a mailbox
@@ -211,6 +228,7 @@ func NewDetector(langs ...string) (*Detector, error) {
 		d.cjk = map[string]bool{"ja": true, "ko": true, "zh": true}
 		return d, nil
 	}
+	d.key = detectionKey{strings.Join(slices.Sorted(slices.Values(langs)), ",")}
 	for _, l := range langs {
 		switch l {
 		case "ja", "ko", "zh":
@@ -224,6 +242,23 @@ func NewDetector(langs ...string) (*Detector, error) {
 		d.allowed[i] = true
 	}
 	return d, nil
+}
+
+// Message returns the detection of the sender's own words in m (see
+// analyzers/text); when they are too few to tell, the subject is read with
+// them. It is computed once per message for every detector restricted to
+// the same languages, so the analyzers of a process that need the language
+// detect it once (see analyzers.Message.Derived). The Detection is shared:
+// callers must not modify its Alternatives.
+func (d *Detector) Message(m *analyzers.Message) Detection {
+	return m.Derived(d.key, func() any {
+		body := text.FromMessage(m).Text
+		det := d.Detect(body)
+		if det.Reason == ReasonTooShort && strings.TrimSpace(m.Header.Subject) != "" {
+			det = d.Detect(m.Header.Subject + "\n" + body)
+		}
+		return det
+	}).(Detection)
 }
 
 // scripts Detect tells apart, with the languages that write in them.

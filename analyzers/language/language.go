@@ -71,17 +71,21 @@ type Data struct {
 
 // Analyze never fails: a text too short or in an unknown script gives an
 // empty language with the reason.
+// The detection and the text it reads are shared with the other analyzers
+// of the process that ask for them (see Detector.Message).
 func (a *Analyzer) Analyze(_ context.Context, m *analyzers.Message) (analyzers.Result, error) {
-	e := text.FromMessage(m)
-	d := a.Detect(e.Text)
+	d := a.judge(a.d.Message(m))
 	r := analyzers.Result{Verdict: analyzers.VerdictClean}
-	err := r.SetData(Data{Detection: d, Text: e.Summary()})
+	err := r.SetData(Data{Detection: d, Text: text.FromMessage(m).Summary()})
 	return r, err
 }
 
 // Detect is the analyzer's judgement of text, min_confidence applied.
 func (a *Analyzer) Detect(s string) Detection {
-	d := a.d.Detect(s)
+	return a.judge(a.d.Detect(s))
+}
+
+func (a *Analyzer) judge(d Detection) Detection {
 	if d.Language != "" && d.Confidence < a.cfg.MinConfidence {
 		alt := append([]Candidate{{d.Language, d.Confidence}}, d.Alternatives...)
 		return Detection{Script: d.Script, Reason: ReasonClose, Alternatives: alt}

@@ -212,7 +212,7 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 	}
 	lang := ""
 	if a.local != nil {
-		det := a.detect.Detect(body)
+		det := a.detect.Message(m)
 		lang = det.Language
 		d.Language = lang
 		if lang == "" || !a.local.Has(lang) && det.Confidence < 0.9 && det.Script == "Latin" {

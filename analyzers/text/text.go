@@ -55,12 +55,20 @@ func (e Extract) Summary() Summary {
 	return Summary{Source: e.Source, Chars: utf8.RuneCountInString(e.Text), BodyChars: e.Body, QuotedChars: e.Quoted, SignatureChars: e.Signature, Truncated: e.Truncated}
 }
 
+// extractKey is the key of a message's Extract among its derived values.
+type extractKey struct{}
+
 // FromMessage extracts the sender's words from m: its text/plain body when
-// that has any text, else the text of its HTML body.
+// that has any text, else the text of its HTML body. The extraction is
+// done once per message and shared by every analyzer that asks (see
+// analyzers.Message.Derived).
 func FromMessage(m *analyzers.Message) Extract {
+	return m.Derived(extractKey{}, func() any { return fromMessage(m) }).(Extract)
+}
+
+func fromMessage(m *analyzers.Message) Extract {
 	if strings.TrimSpace(m.Text) != "" {
-		e := FromPlain(m.Text)
-		return e
+		return FromPlain(m.Text)
 	}
 	if strings.TrimSpace(m.HTML) != "" {
 		return FromHTML(m.HTML)
@@ -95,7 +103,6 @@ var (
 	// its German, French and Spanish forms. Clients wrap it, so it is also
 	// tried on two lines joined.
 	replyHeader = regexp.MustCompile(`(?i)^(on\s.{4,200}\swrote|am\s.{4,200}\sschrieb\s?.{0,200}|le\s.{4,200}\sa\s[ée]crit|el\s.{4,200}\sescribi[óo]|.{2,200}\s(wrote|schrieb|a\s[ée]crit|escribi[óo]))\s?:$`)
-	replyIntro  = regexp.MustCompile(`(?i)^(on|am|le|el)\s`)
 	// Separators mail clients put above a quoted or forwarded message.
 	separator = regexp.MustCompile(`(?i)^[-_=*\s]*(original message|forwarded message|begin forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|message d'origine|message original|message transféré|début du message (réexpédié|transféré)|mensaje original|mensaje reenviado|forwarded by .*)[-_=*:\s]*$`)
 	// Header lines of a quoted message as Outlook writes them.
@@ -111,7 +118,10 @@ var (
 		`cordialement|bien cordialement|bien à vous|salutations|sincères salutations|merci( d'avance| beaucoup)?|bonne journée|amicalement|` +
 		`saludos( cordiales)?|un saludo|atentamente|cordialmente|gracias( de antemano)?|muchas gracias|un abrazo)[\s,.!]*$`)
 	// Disclaimer openings: from such a paragraph on, the rest is legal text.
-	disclaimer = regexp.MustCompile(`(?i)(this (e-?mail|message|communication)( and any (attachments?|files?)[^.]{0,40})? (is|are|may be|contains?) (strictly )?(confidential|privileged|intended)|confidentiality notice|disclaimer:|if you (are not|have received this).{0,40}(intended recipient|in error)|` +
+	// It is anchored and tried only where one of disclaimerOpenings
+	// starts: unanchored, its bounded repeats made a long line of prose
+	// cost a millisecond.
+	disclaimer = regexp.MustCompile(`(?i)^(this (e-?mail|message|communication)( and any (attachments?|files?)[^.]{0,40})? (is|are|may be|contains?) (strictly )?(confidential|privileged|intended)|confidentiality notice|disclaimer:|if you (are not|have received this).{0,40}(intended recipient|in error)|` +
 		`diese (e-?mail|nachricht).{0,60}(vertraulich|enthält vertrauliche)|wenn sie nicht der (richtige|beabsichtigte) (adressat|empfänger)|` +
 		`ce (message|courriel|e-?mail).{0,60}(confidentiel|strictement réservé)|si vous (n'êtes pas|avez reçu ce) .{0,40}(destinataire|par erreur)|` +
 		`este (mensaje|correo).{0,60}(confidencial|privilegiad)|si (usted )?(no es|ha recibido este) .{0,40}(destinatario|por error))`)
@@ -157,7 +167,7 @@ func strip(body string) Extract {
 			sig = i
 			break
 		}
-		if containsAny(t, disclaimerWords) && disclaimer.MatchString(t) {
+		if isDisclaimer(t) {
 			sig = paragraphStart(kept, i)
 			break
 		}
@@ -197,14 +207,14 @@ func startsHistory(lines []string, i int) bool {
 	if t == "" {
 		return false
 	}
-	if strings.HasSuffix(t, ":") && replyHeader.MatchString(t) {
+	if strings.HasSuffix(t, ":") && replyVerb(t) && replyHeader.MatchString(t) {
 		return true
 	}
 	if (len(t) < 40 || strings.ContainsRune("-_=*", rune(t[0]))) && containsAny(t, separatorWords) && separator.MatchString(t) {
 		return true
 	}
 	// A reply header wrapped over two lines.
-	if i+1 < len(lines) && len(t) < 200 && !strings.HasSuffix(t, ":") && replyIntro.MatchString(t) {
+	if i+1 < len(lines) && len(t) < 200 && !strings.HasSuffix(t, ":") && replyIntro(t) {
 		if n := strings.TrimSpace(lines[i+1]); strings.HasSuffix(n, ":") && replyHeader.MatchString(t+" "+n) {
 			return true
 		}
@@ -221,9 +231,63 @@ func startsHistory(lines []string, i int) bool {
 	return false
 }
 
-// disclaimerWords are in every disclaimer the pattern knows; a line
-// without one is not tried against it.
-var disclaimerWords = []string{"onfiden", "ntended", "ertrauli", "estinat", "mpfänger", "dressat", "isclaimer", "rror", "rreur"}
+// replyIntro reports whether a line starts as a reply header does: "On",
+// "Am", "Le" or "El" and a blank. It is asked of every line, so it is no
+// pattern.
+func replyIntro(t string) bool {
+	if len(t) < 3 {
+		return false
+	}
+	if t[2] != ' ' && t[2] != '\t' {
+		return false
+	}
+	a, b := t[0]|0x20, t[1]|0x20 // ASCII lower case
+	return a == 'o' && b == 'n' || a == 'a' && b == 'm' || a == 'l' && b == 'e' || a == 'e' && b == 'l'
+
+}
+
+// replyVerb reports whether a line ending in ":" holds a verb of the reply
+// header pattern, before the pattern is tried.
+func replyVerb(t string) bool {
+	l := strings.ToLower(t[max(0, len(t)-420):])
+	return strings.Contains(l, "wrote") || strings.Contains(l, "schrieb") || strings.Contains(l, "crit") || strings.Contains(l, "escribi")
+}
+
+// disclaimerOpenings are how the forms of the disclaimer pattern begin,
+// lower case.
+var disclaimerOpenings = []string{
+	"this e-mail", "this email", "this message", "this communication", "confidentiality notice", "disclaimer:", "if you are not", "if you have received this",
+	"diese e-mail", "diese email", "diese nachricht", "wenn sie nicht der ",
+	"ce message", "ce courriel", "ce e-mail", "ce email", "si vous n'êtes pas", "si vous avez reçu ce",
+	"este mensaje", "este correo", "si usted no es", "si usted ha recibido este", "si no es", "si ha recibido este",
+}
+
+// isDisclaimer reports whether a line holds a disclaimer's opening. The
+// anchored pattern is tried only at the start of a word where an opening
+// begins: searched for anywhere in the line, its bounded repeats made a
+// long line of prose cost a millisecond.
+func isDisclaimer(t string) bool {
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if i > 0 && isWordByte(t[i-1]) {
+			continue
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		for _, o := range disclaimerOpenings {
+			if o[0] == c && len(t)-i >= len(o) && strings.EqualFold(t[i:i+len(o)], o) && disclaimer.MatchString(t[i:]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isWordByte is a byte of a letter: ASCII, or part of a multi-byte rune.
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
 
 // separatorWords are in every separator the pattern knows.
 var separatorWords = []string{"essage", "ESSAGE", "achricht", "ACHRICHT", "ensaje", "ENSAJE", "orward", "ORWARD"}

@@ -40,6 +40,10 @@ func TestFromPlain(t *testing.T) {
 		{"thanks followed by prose is kept", "Thanks,\n\nthe parcel arrived but the box was open and two items are missing, the lantern and the stove, which I had ordered for a trip next week.", "Thanks,\n\nthe parcel arrived but the box was open and two items are missing, the lantern and the stove, which I had ordered for a trip next week.", false, false},
 		{"disclaimer", "Please call me.\n\nThis email and any attachments are confidential and intended solely for the addressee.", "Please call me.", false, true},
 		{"disclaimer german", "Bitte rufen Sie an.\n\nDiese E-Mail enthält vertrauliche Informationen.", "Bitte rufen Sie an.", false, true},
+		{"disclaimer after a sentence, capitals", "Please call me.\n\nSent by the office. THIS MESSAGE IS CONFIDENTIAL and meant for the addressee only.", "Please call me.", false, true},
+		{"disclaimer words in prose are kept", "The app shows an error: this message is what I see every time, and if you are not sure, call me.", "The app shows an error: this message is what I see every time, and if you are not sure, call me.", false, false},
+		{"reply header in capitals", "Still broken.\n\nON TUE, 3 NOV 2026, ANA <A@X.EXAMPLE> WROTE:\n> old", "Still broken.", true, false},
+		{"colon line that is no reply header", "Here is what I did:\nrestarted it twice.", "Here is what I did:\nrestarted it twice.", false, false},
 		{"crlf", "Line one.\r\n\r\nOn Mon, 2 Nov 2026, X wrote:\r\n> old\r\n", "Line one.", true, false},
 		{"empty", "", "", false, false},
 	}
@@ -147,5 +151,19 @@ func TestTruncated(t *testing.T) {
 	}
 	if e := FromPlain("short"); e.Truncated {
 		t.Error("short text truncated")
+	}
+}
+
+// BenchmarkFromPlainLongLines is a 10 KB body written as clients send it
+// today, one line per paragraph, with words ("error", "this", "once")
+// that the disclaimer and reply patterns start from.
+func BenchmarkFromPlainLongLines(b *testing.B) {
+	para := "Hello team, the checkout page shows an error when I pay by card, and the order " +
+		"stays pending. I tried twice this morning and once from my phone. Could you look at " +
+		"order 4471 and tell me whether the money was taken? Thanks for your help.\n\n"
+	body := strings.Repeat(para, 10000/len(para))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		FromPlain(body)
 	}
 }
