@@ -997,8 +997,9 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 		text += "\n" + p.Filename
 	}
 	text = wordJoiners.Replace(text)
+	lower := strings.ToLower(text)
 	// Scams that want an answer rather than a click have no link.
-	if kinds := kindsMatched(scamPhrases, text); len(kinds) >= minScamPhrases {
+	if kinds := kindsMatched(scamPhrases, lower); len(kinds) >= minScamPhrases {
 		f.addScore(ScamWords, float64(min(len(kinds)-minScamPhrases, 2)), kinds...)
 	}
 	if archive := archiveName(m); archive != "" && archivePassword.MatchString(text) {
@@ -1025,7 +1026,7 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	if lures := distinctHits(lurePhrases, text, maxOptions); len(lures) > 0 {
 		f.add(LureWords, lures...)
 	}
-	if p := distinctHits(pressurePhrases, text, maxOptions); len(p) > 0 {
+	if p := distinctHits(pressurePhrases, lower, maxOptions); len(p) > 0 {
 		f.add(Pressure, p...)
 	}
 }

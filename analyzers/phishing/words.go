@@ -14,8 +14,9 @@ import (
 // included.
 
 // pressurePhrases set a deadline or threaten a loss so that the reader
-// acts before thinking.
-var pressurePhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
+// acts before thinking. Like scamPhrases they are matched on lower-cased
+// text: case-blind matching of long alternations costs several times more.
+var pressurePhrases = regexp.MustCompile(strings.Join([]string{
 	`\b(within|in|next)\s+(24|48|72|12)\s*(hours|hrs|h)\b`,
 	`\b(immediately|urgent(ly)?|act now|expires? today|last chance|limited time only|as soon as possible|action required|don'?t miss)\b`,
 	`\bavoid\s+(the\s+|any\s+)?(suspension|penalt|restriction|closure|deletion|legal|late fee|interruption|blocking)`,
@@ -124,7 +125,7 @@ func distinctHits(re *regexp.Regexp, text string, max int) []string {
 func compileAll(exprs []string) []*regexp.Regexp {
 	out := make([]*regexp.Regexp, len(exprs))
 	for i, e := range exprs {
-		out[i] = regexp.MustCompile(`(?i)` + e)
+		out[i] = regexp.MustCompile(e)
 	}
 	return out
 }
