@@ -252,7 +252,7 @@ func (p *Poller) Poll(ctx context.Context, mb *Mailbox) (st Stats, err error) {
 				mi.UID = byID[mi.ID].UID
 			}
 			id := pipeline.MessageID(mb.Name, mi.UID)
-			pend, err := p.pub.PublishAsync(ctx, pipeline.Mail{Mailbox: mb.Name, UIDL: mi.UID, ID: id, Size: mi.Size, Body: body})
+			pend, err := p.pub.PublishAsync(ctx, pipeline.Mail{Mailbox: mb.Name, UIDL: mi.UID, ID: id, Size: mi.Size, Body: body, Buf: s.buffer()})
 			if err != nil {
 				return fmt.Errorf("%w: %w", errPublish, err)
 			}
@@ -331,6 +331,19 @@ type settler struct {
 	fails int
 	total int
 	dele  []int
+	free  [][]byte // bodies JetStream has, to read the next ones into
+}
+
+// buffer returns a buffer for a body, if one was freed.
+func (s *settler) buffer() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.free) == 0 {
+		return nil
+	}
+	b := s.free[len(s.free)-1]
+	s.free = s.free[:len(s.free)-1]
+	return b
 }
 
 func newSettler(ctx context.Context, p *Poller, mb *Mailbox, st *Stats, policy DeletePolicy) *settler {
@@ -378,6 +391,11 @@ func (s *settler) acks(ctx context.Context) {
 		s.mu.Lock()
 		s.bytes -= it.mi.Size
 		s.room.Signal()
+		// Reusing bodies spares the garbage collector most of the
+		// mailbox's size; only acknowledged ones, which nothing holds.
+		if b := it.pend.Buf(); err == nil && b != nil && len(s.free) < maxInflight {
+			s.free = append(s.free, b)
+		}
 		s.mu.Unlock()
 		if err != nil {
 			s.fail(err)
@@ -442,36 +460,40 @@ func deletable(p DeletePolicy, s state, now time.Time) bool {
 	return false
 }
 
-// known reads the ingest state of a mailbox in one pass.
+// known reads the ingest state of a mailbox in one pass: a watcher sends
+// the current value of every key and then says it is done, which costs one
+// consumer rather than a request per key.
 func (p *Poller) known(ctx context.Context, mailbox string) (map[string]state, error) {
-	out := map[string]state{}
-	lister, err := p.state.ListKeysFiltered(ctx, mailbox+".>")
+	ctx, cancel := context.WithTimeout(ctx, stateReadTimeout)
+	defer cancel()
+	w, err := p.state.Watch(ctx, mailbox+".>", jetstream.IgnoreDeletes())
 	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return out, nil
-		}
-		return nil, fmt.Errorf("ingest state %s: list: %w", mailbox, err)
+		return nil, fmt.Errorf("ingest state %s: %w", mailbox, err)
 	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	for _, k := range keys {
-		e, err := p.state.Get(ctx, k)
-		if err != nil {
-			if errors.Is(err, jetstream.ErrKeyNotFound) {
-				continue
+	defer w.Stop()
+	out := map[string]state{}
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("ingest state %s: watcher closed", mailbox)
 			}
-			return nil, fmt.Errorf("ingest state %s: get %s: %w", mailbox, k, err)
+			if e == nil {
+				return out, nil // caught up
+			}
+			var s state
+			if err := json.Unmarshal(e.Value(), &s); err != nil {
+				return nil, fmt.Errorf("ingest state %s: %s: %w", mailbox, e.Key(), err)
+			}
+			out[e.Key()] = s
+		case <-ctx.Done():
+			return nil, fmt.Errorf("ingest state %s: read %d entries: %w", mailbox, len(out), ctx.Err())
 		}
-		var s state
-		if err := json.Unmarshal(e.Value(), &s); err != nil {
-			return nil, fmt.Errorf("ingest state %s: %s: %w", mailbox, k, err)
-		}
-		out[k] = s
 	}
-	return out, nil
 }
+
+// stateReadTimeout bounds reading a mailbox's ingest state.
+const stateReadTimeout = time.Minute
 
 func (p *Poller) record(ctx context.Context, key string, s state) error {
 	b, err := json.Marshal(s)

@@ -27,6 +27,11 @@ type Mail struct {
 	// over max_message_size); Body then holds only its header, and every
 	// analyzer reports `skipped` with this reason.
 	Skipped string
+	// Buf, when it has room for Size, is used to read a body that goes
+	// inline instead of a new buffer. Pending.Buf returns the buffer used,
+	// which a caller may reuse once Wait returned without error: JetStream
+	// then has the message and the client no longer needs it.
+	Buf []byte
 }
 
 // Published says what JetStream did with a published message.
@@ -87,7 +92,7 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 	} else {
 		// Read one byte past the limit to learn whether it fits without
 		// holding more than the limit in memory.
-		buf, err := readUpTo(m.Body, m.Size, limit+1)
+		buf, err := readUpTo(m.Body, m.Buf, m.Size, limit+1)
 		if err != nil {
 			return nil, fmt.Errorf("read message %s: %w", m.ID, err)
 		}
@@ -98,7 +103,7 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 			}
 			p.out.Blob, p.out.Size = true, n
 		} else {
-			msg.Data = buf
+			msg.Data, p.buf = buf, buf
 			p.out.Size = int64(len(buf))
 		}
 	}
@@ -121,13 +126,17 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 
 // readUpTo reads r to its end or to limit bytes, whichever comes first,
 // into one buffer sized from the expected size (0: unknown), so a message
-// of known size costs one allocation rather than io.ReadAll's doublings.
-func readUpTo(r io.Reader, size, limit int64) ([]byte, error) {
+// of known size costs one allocation rather than io.ReadAll's doublings,
+// and none when buf has room for it.
+func readUpTo(r io.Reader, buf []byte, size, limit int64) ([]byte, error) {
 	n := limit
 	if size > 0 && size+512 < n {
 		n = size + 512 // room for the final CRLF some servers add
 	}
-	b := make([]byte, 0, n)
+	b := buf[:0]
+	if int64(cap(b)) < n {
+		b = make([]byte, 0, n)
+	}
 	for {
 		if len(b) == cap(b) {
 			if int64(len(b)) >= limit {
@@ -169,7 +178,12 @@ type Pending struct {
 	deadline   time.Time
 	nc         *nats.Conn
 	reconnects uint64 // of nc when the publish was made
+	buf        []byte // the body, for reuse after the acknowledgement
 }
+
+// Buf returns the buffer the body was read into, nil if it went to the
+// object store. See Mail.Buf for when it may be reused.
+func (p *Pending) Buf() []byte { return p.buf }
 
 func (c *Conn) pending(what string) *Pending {
 	return &Pending{what: what, deadline: time.Now().Add(pubAckTimeout), nc: c.NC, reconnects: c.NC.Stats().Reconnects}
