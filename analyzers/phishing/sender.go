@@ -142,30 +142,28 @@ func tld(host string) string {
 // machineMade says whether a name was made up by a program rather than
 // chosen by a person: letters and digits mixed back and forth
 // ("hd8g42jmuq33", "kgm5xwql99vk"), or capitals thrown in at random
-// ("fWscatuD"). People's names and brands with digits switch once or
+// ("fWscatuD": small first letter, two capitals after small letters). People's names and brands with digits switch once or
 // twice ("web2print", "office365", "john.smith1985"), and so do names
 // written in camel case ("McDonald", "JohnSmith").
 func machineMade(s string) bool {
 	if len(s) < 7 {
 		return false
 	}
-	caseSwitches, lastUpper, letters := 0, -1, 0
+	// Capitals after small letters: one starts each word of a name in
+	// camel case; a name that starts small and has two is made up.
+	raised, prevLower, letters := 0, false, 0
 	for _, r := range s {
 		if !unicode.IsLetter(r) || r > unicode.MaxASCII {
-			caseSwitches = -100 // judged by the letters and digits below
+			raised = -100 // judged by the letters and digits below
 			break
 		}
-		up := 0
-		if unicode.IsUpper(r) {
-			up = 1
+		if unicode.IsUpper(r) && prevLower {
+			raised++
 		}
-		if lastUpper >= 0 && up != lastUpper {
-			caseSwitches++
-		}
-		lastUpper = up
+		prevLower = unicode.IsLower(r)
 		letters++
 	}
-	if caseSwitches >= 3 && letters <= 16 {
+	if raised >= 2 && unicode.IsLower(rune(s[0])) && letters <= 16 {
 		return true
 	}
 	switches, digits := 0, 0

@@ -149,7 +149,7 @@ var wordJoiners = strings.NewReplacer("_", " ")
 // archivePassword is a password given in the text, the way mail that
 // carries an encrypted archive hands over its key so that the archive
 // passes virus scanners unopened.
-var archivePassword = regexp.MustCompile(`(?i)\b(password|passwort|kennwort|senha|contrase[ñn]a|mot\s+de\s+passe|wachtwoord|pwd|pass)\b\W{0,3}(is\s+|ist\s+|:|=|\{)\s*\S{3,}`)
+var archivePassword = regexp.MustCompile(`(?i)\b(password|passwort|kennwort|senha|contrase[ñn]a|mot\s+de\s+passe|wachtwoord|pwd|pass)\b(\s+\pL+)?\W{0,3}(is\s+|ist\s+|é\s+|es\s+|:|=|\{)\s*\S{3,}`)
 
 // archiveName is the name of an attached archive, or "".
 func archiveName(m *analyzers.Message) string {
