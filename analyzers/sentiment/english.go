@@ -38,27 +38,54 @@ var englishNegations = set(
 	"without", "wont", "wouldnt", "won't", "wouldn't", "rarely", "seldom", "despite",
 )
 
+// englishIdioms are the reference's special-case idioms, which replace the
+// valence of a lexicon word within them.
 var englishIdioms = map[string]float64{
-	"the shit": 3, "the bomb": 3, "bad ass": 1.5, "badass": 1.5, "yeah right": -2,
-	"kiss of death": -1.5, "to die for": 3, "beating heart": 3.1, "break a leg": 2,
-	"cut the mustard": 2, "hand to mouth": -2,
+	"the shit": 3, "the bomb": 3, "bad ass": 1.5, "yeah right": -2,
+	"cut the mustard": 2, "kiss of death": -1.5, "hand to mouth": -2,
 }
 
-// englishRules are VADER as published: the conformance baseline.
-func englishRules() *rules {
+// laterIdioms are those of the rules' author's later code, which the
+// additions use.
+var laterIdioms = map[string]float64{
+	"the shit": 3, "the bomb": 3, "bad ass": 1.5, "badass": 1.5, "yeah right": -2,
+	"kiss of death": -1.5, "to die for": 3, "beating heart": 3.1, "broken heart": -2.9,
+	"break a leg": 2, "cut the mustard": 2, "hand to mouth": -2,
+}
+
+// englishRules are VADER as published, the conformance baseline; with
+// additions, without the reference's slips (see readLexicon, butByValue,
+// neverSo) and with the idioms of the rules' author's later code.
+func englishRules(additions bool) *rules {
 	lex := map[string]float64{}
-	readLexicon(vaderLexicon, lex)
+	readLexicon(vaderLexicon, lex, additions)
+	if additions {
+		return &rules{
+			lexicon:   lex,
+			boosters:  englishBoosters,
+			negate:    englishNegations,
+			negSuffix: "n't",
+			idioms:    laterIdioms,
+			but:       set("but", "BUT"),
+			never:     "never",
+			soThis:    set("so", "this"),
+			least:     "least",
+			atLeast:   []string{"at", "very"},
+		}
+	}
 	return &rules{
-		lexicon:   lex,
-		boosters:  englishBoosters,
-		negate:    englishNegations,
-		negSuffix: "n't",
-		idioms:    englishIdioms,
-		but:       set("but", "BUT"),
-		never:     "never",
-		soThis:    set("so", "this"),
-		least:     "least",
-		atLeast:   []string{"at", "very"},
+		butByValue: true,
+		neverSo:    neverSoNear,
+		lexicon:    lex,
+		boosters:   englishBoosters,
+		negate:     englishNegations,
+		negSuffix:  "n't",
+		idioms:     englishIdioms,
+		but:        set("but", "BUT"),
+		never:      "never",
+		soThis:     set("so", "this"),
+		least:      "least",
+		atLeast:    []string{"at", "very"},
 	}
 }
 

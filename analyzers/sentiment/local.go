@@ -51,7 +51,7 @@ type Local struct {
 // NewLocal builds the local model from the embedded lexicons.
 func NewLocal(o LocalOptions) *Local {
 	l := &Local{opts: o, rules: map[string]*rules{}, emoji: map[rune]string{}}
-	en := englishRules()
+	en := englishRules(o.Additions)
 	if o.ReferenceLexicon {
 		for _, w := range []string{"heart", "hearts", "flawed"} {
 			delete(en.lexicon, w)
@@ -65,7 +65,7 @@ func NewLocal(o LocalOptions) *Local {
 	en.unicodePunct = true
 	en.inflection = true
 	en.noNegates = true
-	readLexicon(supportEnglish, en.lexicon)
+	readLexicon(supportEnglish, en.lexicon, false)
 	l.rules["de"] = otherRules(lexiconGerman, germanBoosters, set("nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "nichts", "ohne", "weder", "noch nie"), set("aber", "jedoch", "allerdings", "doch"))
 	l.rules["fr"] = otherRules(lexiconFrench, frenchBoosters, set("pas", "jamais", "rien", "aucun", "aucune", "sans", "ni", "plus"), set("mais", "cependant", "pourtant", "toutefois"))
 	l.rules["es"] = otherRules(lexiconSpanish, spanishBoosters, set("no", "nunca", "jamás", "nada", "ningún", "ninguno", "ninguna", "sin", "ni", "tampoco"), set("pero", "sin embargo", "aunque"))
@@ -98,7 +98,7 @@ var spanishBoosters = words(boostIncr, "muy", "realmente", "extremadamente", "to
 
 func otherRules(lexicon string, boosters weights, negate, but map[string]bool) *rules {
 	lex := map[string]float64{}
-	readLexicon(lexicon, lex)
+	readLexicon(lexicon, lex, false)
 	return &rules{lexicon: lex, boosters: boosters, negate: negate, but: but, idioms: map[string]float64{}, soThis: map[string]bool{}, foldCase: true, unicodePunct: true}
 }
 

@@ -3,6 +3,7 @@ package sentiment
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"testing"
 
@@ -44,6 +45,53 @@ func TestVADERRules(t *testing.T) {
 	}
 	if v := score("not good"); v != -0.3412 {
 		t.Errorf(`score("not good") = %v, want -0.3412`, v)
+	}
+}
+
+// TestReferenceSlips pins where the conformance baseline reproduces the
+// reference outputs' slips and where the additions do not.
+func TestReferenceSlips(t *testing.T) {
+	r := &rules{but: set("but")}
+	toks := []string{"x", "but", "y"}
+	byValue := []float64{3.8, 0, 1.9}
+	r.butCheckByValue(toks, byValue)
+	proper := []float64{3.8, 0, 1.9}
+	r.butCheck(toks, proper)
+	// The reference halves 3.8 to 1.9, then takes the 1.9 after "but" for
+	// that one and halves it again.
+	if byValue[0] != 0.95 || byValue[2] != 1.9 {
+		t.Errorf("reference but = %v, want [0.95 0 1.9]", byValue)
+	}
+	if proper[0] != 1.9 || math.Abs(proper[2]-2.85) > 1e-9 {
+		t.Errorf("but = %v, want [1.9 0 2.85]", proper)
+	}
+
+	plain := NewLocal(LocalOptions{})
+	ours := NewLocal(LocalOptions{Additions: true})
+	tests := []struct {
+		name        string
+		text        string
+		plain, ours float64 // signs
+	}{
+		{"D: is a frown with the additions", "Lost the match again D:", 1, -1},
+		{"D= too", "Lost the match again D=", 1, -1},
+		{":P counts as :p's later entry", "see you there :P", 1, 1},
+		{"broken heart is an idiom of the later code", "she left me with this broken heart", 0, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, o := plain.Score(tt.text, "en"), ours.Score(tt.text, "en")
+			if tt.plain != 0 && p*tt.plain <= 0 || o*tt.ours <= 0 {
+				t.Errorf("published %v, with additions %v; want signs %v and %v", p, o, tt.plain, tt.ours)
+			}
+		})
+	}
+	// ":p" is 1.0 and ":P" 1.4 in the lexicon; tokens are looked up in lower
+	// case and the later entry counts, as in the reference: 1.4.
+	for _, l := range []*Local{plain, ours} {
+		if v := l.rules["en"].lexicon[":p"]; v != 1.4 {
+			t.Errorf(":p is %v, want 1.4", v)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package sentiment
 import (
 	"bufio"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -33,6 +34,10 @@ const (
 	dampenFar1  = 0.95 // a modifier two words back counts a little less
 	dampenFar2  = 0.9  // and three words back less still
 	neverSoMult = 1.25 // "never so good": emphasis, not negation
+	// neverSoNear is what the reference multiplies by when "never so" is
+	// right before the word; mailsift's additions use neverSoMult there too,
+	// as the rules' author's later code does.
+	neverSoNear = 1.5
 )
 
 // punctAround is what the reference tokenizer strips from a word's ends:
@@ -66,9 +71,16 @@ type rules struct {
 	idioms map[string]float64
 	// but are the words that shift weight to what follows.
 	but map[string]bool
+	// butByValue reproduces how the reference finds each valence it
+	// reweighs around "but": by searching the list for the first equal
+	// value, so that of two equal valences the first is reweighed twice
+	// and the second not at all. Only the conformance baseline does this.
+	butByValue bool
 	// never, so: "never so", "never this" emphasise instead of negating.
 	never  string
 	soThis map[string]bool
+	// neverSo multiplies a word right after "never so"; 0 is neverSoMult.
+	neverSo float64
 	// least negates ("the least useful") except after atLeast ("at least").
 	least   string
 	atLeast []string
@@ -209,9 +221,12 @@ func (r *rules) score(text string) vaderScores {
 		}
 		sent = append(sent, r.valence(toks, lower, i, capDiff))
 	}
-	if r.foldCase {
+	switch {
+	case r.foldCase:
 		r.butCheck(lower, sent)
-	} else {
+	case r.butByValue:
+		r.butCheckByValue(toks, sent)
+	default:
 		r.butCheck(toks, sent)
 	}
 	return r.combine(text, toks, sent)
@@ -305,7 +320,11 @@ func (r *rules) negation(toks, lower []string, v float64, back, i int) float64 {
 		}
 	case 1:
 		if toks[i-2] == r.never && r.soThis[toks[i-1]] {
-			v *= neverSoMult
+			if r.neverSo != 0 {
+				v *= r.neverSo
+			} else {
+				v *= neverSoMult
+			}
 		} else if r.negated(toks[i-2]) {
 			v *= negScalar
 		}
@@ -324,7 +343,6 @@ func (r *rules) idiom(toks, lower []string, v float64, i int) float64 {
 	seqs := []string{
 		w(i-1) + " " + w(i),
 		w(i-2) + " " + w(i-1) + " " + w(i),
-		w(i-1) + " " + w(i-2),
 		w(i-2) + " " + w(i-1),
 		w(i-3) + " " + w(i-2) + " " + w(i-1),
 		w(i-3) + " " + w(i-2),
@@ -345,9 +363,9 @@ func (r *rules) idiom(toks, lower []string, v float64, i int) float64 {
 			v = iv
 		}
 	}
-	if _, ok := r.boosters[seqs[5]]; ok {
+	if _, ok := r.boosters[seqs[4]]; ok {
 		v += boostDecr
-	} else if _, ok := r.boosters[seqs[3]]; ok {
+	} else if _, ok := r.boosters[seqs[2]]; ok {
 		v += boostDecr
 	}
 	return v
@@ -389,6 +407,28 @@ func (r *rules) butCheck(lower []string, sent []float64) {
 			sent[i] *= butBefore
 		case i > bi:
 			sent[i] *= butAfter
+		}
+	}
+}
+
+// butCheckByValue is butCheck as the reference does it (see butByValue):
+// for each position in turn, the first position holding the same value is
+// the one reweighed. "but" itself is looked for as written, then as "BUT".
+func (r *rules) butCheckByValue(toks []string, sent []float64) {
+	bi := slices.Index(toks, "but")
+	if bi < 0 {
+		bi = slices.Index(toks, "BUT")
+	}
+	if bi < 0 {
+		return
+	}
+	for k := range sent {
+		v := sent[k]
+		switch si := slices.Index(sent, v); {
+		case si < bi:
+			sent[si] = v * butBefore
+		case si > bi:
+			sent[si] = v * butAfter
 		}
 	}
 }
@@ -454,8 +494,16 @@ func round(v float64, places int) float64 {
 }
 
 // readLexicon parses "word<TAB>valence" lines. A phrase's spaces become
-// "_", the way joinPhrases writes it as one token.
-func readLexicon(data string, into map[string]float64) {
+// "_", the way joinPhrases writes it as one token. Keys are lower case,
+// since tokens are looked up in lower case, and of two entries of one key
+// the later counts, as in the reference outputs: VADER's lexicon has 23
+// keys twice, emoticons in two cases (":p" 1.0, ":P" 1.4) and
+// abbreviations both in its emoticon block and among the words ("lol"
+// 2.9, then 1.8). With keepFrowns, an entry does not replace one of the
+// opposite sign: "d:" and "d=" are the frowns "D:" and "D=" (-2.9, -3.0)
+// in the emoticon block, and something else among the words (1.2, 1.5),
+// so "D:" read as a smile.
+func readLexicon(data string, into map[string]float64, keepFrowns bool) {
 	sc := bufio.NewScanner(strings.NewReader(data))
 	for sc.Scan() {
 		line := sc.Text()
@@ -471,7 +519,11 @@ func readLexicon(data string, into map[string]float64) {
 		if err != nil {
 			continue
 		}
-		into[strings.ReplaceAll(w, " ", "_")] = f
+		k := strings.ReplaceAll(strings.ToLower(w), " ", "_")
+		if old, seen := into[k]; seen && keepFrowns && old*f < 0 {
+			continue
+		}
+		into[k] = f
 	}
 }
 
