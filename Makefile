@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build demo test test-deps vet unit bench eval fuzz proto clean
+.PHONY: all build demo test test-deps vet unit bench bench-ingest eval fuzz proto clean
 
 all: build
 
@@ -33,6 +33,11 @@ unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# POP3 ingest into JetStream beside fetchmail, mpop and a raw RETR loop,
+# from a private Dovecot (as root; see bench/ingest.sh).
+bench-ingest:
+	./bench/ingest.sh
 
 # Measures the text analyzers (sentiment, keywords, language) against the
 # published figures, on the evaluation corpora beside the project (read in
