@@ -7,13 +7,18 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/mailsift/mailsift/config"
+	"github.com/mailsift/mailsift/internal/dovecottest"
 	"github.com/mailsift/mailsift/pipeline"
 )
 
@@ -126,4 +131,62 @@ func onStreamHeaders(t *testing.T, conn *pipeline.Conn) []nats.Header {
 		out = append(out, m.Header)
 	}
 	return out
+}
+
+// BenchmarkPollDovecot is one poll of 1,000 messages of 10 KB (or 200 of
+// 500 KB) from Dovecot into a fresh JetStream store with file storage,
+// every message acknowledged and its state written: the mailsift row of
+// bench/ingest.sh, for profiling with -cpuprofile.
+//
+//	go test -run '^$' -bench PollDovecot -benchtime 10x -cpuprofile cpu.out ./ingest/
+func BenchmarkPollDovecot(b *testing.B) {
+	for _, set := range []struct {
+		name string
+		n    int
+		size int
+	}{{"1000x10KB", 1000, 10 << 10}, {"200x500KB", 200, 500 << 10}} {
+		b.Run(set.name, func(b *testing.B) {
+			d := dovecottest.Start(b, "bench")
+			b.Setenv(passwordEnv, d.Password)
+			rng := rand.New(rand.NewPCG(uint64(set.n), 10))
+			var total int64
+			for i := range set.n {
+				m := synth(rng, i, set.size)
+				total += int64(len(dovecottest.Wire(m)))
+				d.Deliver(b, "bench", i, m)
+			}
+			host, port, _ := net.SplitHostPort(d.Addr)
+			p, _ := strconv.Atoi(port)
+			mb := Mailbox{Name: "bench", Host: host, Port: p, TLS: "none", Username: "bench", PasswordEnv: passwordEnv, Delete: "never"}
+			mb.Defaults()
+			b.SetBytes(total)
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				cfg := pipeline.Defaults()
+				cfg.StoreDir = b.TempDir()
+				ctx := context.Background()
+				conn, err := pipeline.Connect(ctx, cfg, slog.New(slog.DiscardHandler))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := conn.Setup(ctx, nil, pipeline.DefaultWorker()); err != nil {
+					b.Fatal(err)
+				}
+				kv, err := conn.JS.KeyValue(ctx, pipeline.BucketUIDL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				poller := NewPoller(conn, kv, []Mailbox{mb}, nil, slog.New(slog.DiscardHandler))
+				b.StartTimer()
+				st, err := poller.Poll(ctx, &mb)
+				b.StopTimer()
+				if err != nil || len(st.Published) != set.n {
+					b.Fatalf("poll: %d published, %v", len(st.Published), err)
+				}
+				conn.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(set.n*b.N)/b.Elapsed().Seconds(), "msg/s")
+		})
+	}
 }
