@@ -51,6 +51,15 @@ type Options struct {
 	// candidate too, scored by its count times the mean weight of its
 	// words, which favours the short names news and mail are about.
 	Grams bool
+	// Lead favours whole phrases that first occur early, as in the subject
+	// and first lines of a mail: a phrase's score is multiplied by 1 +
+	// Lead/(1 + p/LeadWords), p the position of its first word. 0 is off.
+	Lead, LeadWords float64
+	// Repeat weighs a whole phrase by its count to this power; 0 is off.
+	Repeat float64
+	// OneWord multiplies the score of a one-word whole phrase: the words of
+	// a topic tend to come together; 0 means 1.
+	OneWord float64
 }
 
 // Methods.
@@ -61,12 +70,17 @@ const (
 
 // MethodOptions returns the options of a method: singlerank (whole runs
 // of words between stopwords, ranked by a position-biased word graph
-// weighted by IDF; best on short text), tfidf (every run of up to three
-// words, by count times mean TF-IDF; best on long text with many names).
+// weighted by IDF, phrases favoured when early, repeated and of several
+// words; best on short text), tfidf (every run of up to three words, by
+// count times mean TF-IDF; best on long text with many names).
+//
+// The constants of singlerank's phrase weighting were chosen on the 1,499
+// Inspec abstracts outside its test split (docs/benchmarks.md), never on
+// the evaluated sets.
 func MethodOptions(method string) (Options, bool) {
 	switch method {
 	case MethodSingleRank:
-		return Options{Window: 10, MaxWords: 5, Position: true}, true
+		return Options{Window: 10, MaxWords: 5, Position: true, Lead: 8, LeadWords: 30, Repeat: 0.6, OneWord: 0.3}, true
 	case MethodTFIDF:
 		return Options{Window: 10, MaxWords: 3, TF: true, Grams: true}, true
 	}
@@ -233,7 +247,9 @@ type candidate struct {
 // breaks) form a graph whose edges count co-occurrences within a window;
 // PageRank, biased towards early words (PositionRank, Florescu & Caragea
 // 2017) when Position is set, ranks the words; a word's weight is its rank
-// times its IDF over recent mail; a phrase scores the sum of its words'.
+// times its IDF over recent mail; a phrase scores the sum of its words',
+// times what its first position, count and length earn it (Lead, Repeat,
+// OneWord).
 func (x *Extractor) Extract(text string, df DF, max int) []Keyword {
 	return x.extract(x.tokenize(text), df, max)
 }
@@ -309,6 +325,8 @@ func (x *Extractor) extract(toks []token, df DF, max int) []Keyword {
 		}
 		if x.opts.Grams {
 			s = s / float64(len(c.stems)) * float64(c.count)
+		} else {
+			s *= x.phraseWeight(c)
 		}
 		out = append(out, Keyword{Phrase: c.surface, Score: s})
 	}
@@ -334,6 +352,22 @@ func (x *Extractor) extract(toks []token, df DF, max int) []Keyword {
 		}
 	}
 	return out
+}
+
+// phraseWeight is what a whole phrase's place, count and length multiply
+// its words' weights by (Lead, Repeat, OneWord).
+func (x *Extractor) phraseWeight(c *candidate) float64 {
+	f := 1.0
+	if o := x.opts; o.Lead > 0 && o.LeadWords > 0 {
+		f *= 1 + o.Lead/(1+float64(c.first)/o.LeadWords)
+	}
+	if x.opts.Repeat > 0 {
+		f *= math.Pow(float64(c.count), x.opts.Repeat)
+	}
+	if len(c.stems) == 1 && x.opts.OneWord > 0 {
+		f *= x.opts.OneWord
+	}
+	return f
 }
 
 // pick takes the best max phrases, leaving out those that repeat one
