@@ -19,8 +19,8 @@
 //	           with file storage, fresh for each repetition; timed from dial
 //	           to QUIT, when every message is acknowledged by JetStream and
 //	           its UIDL state written (delete: never)
-//	mailsift-s2off  the same with the MAIL stream's S2 compression turned
-//	           off after set-up: what that compression costs
+//	mailsift-s2  the same with nats.compression: s2 on the MAIL stream:
+//	           what that compression costs
 //	mailsift-run  `mailsift run --roles ingest --once` as a process, the
 //	           same work plus process start, NATS start and stream set-up
 //	fetchmail  keep, uidl, one `cat > file` per message (its mda)
@@ -54,7 +54,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mailsift/mailsift/ingest"
 	"github.com/mailsift/mailsift/internal/dovecottest"
@@ -67,7 +66,7 @@ func main() {
 	var (
 		sets    = flag.String("sets", "1000x10,200x500", "mailboxes to fetch, COUNTxKB, comma-separated")
 		modes   = flag.String("modes", "plain,tls", "plain (no TLS), tls (implicit TLS, port 995 style), comma-separated")
-		peers   = flag.String("peers", "raw,mailsift,mailsift-s2off,mailsift-run,fetchmail,mpop", "peers to time, comma-separated")
+		peers   = flag.String("peers", "raw,mailsift,mailsift-s2,mailsift-run,fetchmail,mpop", "peers to time, comma-separated")
 		reps    = flag.Int("reps", 3, "repetitions of each peer; the median is reported")
 		bin     = flag.String("mailsift", "bin/mailsift", "mailsift binary, for the mailsift-run peer")
 		work    = flag.String("dir", "", "directory for stores and peer output (default: a temp dir)")
@@ -253,8 +252,8 @@ func (b *bench) once(peer, mode string) (wall, cpu time.Duration, err error) {
 			err = fmt.Errorf("raw: %d messages, want %d", n, b.count)
 		}
 		return wall, selfCPU() - self, err
-	case "mailsift", "mailsift-s2off":
-		wall, err = b.mailsift(mode, peer == "mailsift-s2off", &cpu)
+	case "mailsift", "mailsift-s2":
+		wall, err = b.mailsift(mode, peer == "mailsift-s2", &cpu)
 		return wall, cpu, err
 	case "mailsift-run":
 		return b.mailsiftRun(mode)
@@ -447,7 +446,7 @@ func (b *bench) mailbox(mode string) ingest.Mailbox {
 }
 
 // mailsift runs one poll in this process into a fresh JetStream store.
-func (b *bench) mailsift(mode string, s2off bool, cpu *time.Duration) (time.Duration, error) {
+func (b *bench) mailsift(mode string, s2 bool, cpu *time.Duration) (time.Duration, error) {
 	ctx := context.Background()
 	store, err := os.MkdirTemp(b.dir, "nats-")
 	if err != nil {
@@ -456,6 +455,9 @@ func (b *bench) mailsift(mode string, s2off bool, cpu *time.Duration) (time.Dura
 	defer os.RemoveAll(store)
 	cfg := pipeline.Defaults()
 	cfg.StoreDir = store
+	if s2 {
+		cfg.Compression = "s2"
+	}
 	log := slog.New(slog.DiscardHandler)
 	conn, err := pipeline.Connect(ctx, cfg, log)
 	if err != nil {
@@ -464,23 +466,6 @@ func (b *bench) mailsift(mode string, s2off bool, cpu *time.Duration) (time.Dura
 	defer conn.Close()
 	if err := conn.Setup(ctx, nil, pipeline.DefaultWorker()); err != nil {
 		return 0, err
-	}
-	if s2off {
-		// What the MAIL stream's compression costs: the same stream made
-		// again without it (the server applies a change of compression
-		// only to a stream it creates).
-		s, err := conn.JS.Stream(ctx, pipeline.StreamMail)
-		if err != nil {
-			return 0, err
-		}
-		sc := s.CachedInfo().Config
-		sc.Compression = jetstream.NoCompression
-		if err := conn.JS.DeleteStream(ctx, pipeline.StreamMail); err != nil {
-			return 0, err
-		}
-		if _, err := conn.JS.CreateStream(ctx, sc); err != nil {
-			return 0, err
-		}
 	}
 	kv, err := conn.JS.KeyValue(ctx, pipeline.BucketUIDL)
 	if err != nil {
