@@ -71,6 +71,48 @@ func TestRestrict(t *testing.T) {
 	}
 }
 
+// TestMessage checks the detection shared through the message: one per
+// restriction, from the sender's own words, the subject read with them
+// only when they are too few.
+func TestMessage(t *testing.T) {
+	all, _ := NewDetector()
+	sameAll, _ := NewDetector()
+	deOnly, _ := NewDetector("en", "de")
+	deOnlyAgain, _ := NewDetector("de", "en")
+	tests := []struct {
+		name    string
+		m       *analyzers.Message
+		d       *Detector
+		want    string
+		because string
+	}{
+		{"body", &analyzers.Message{Text: "Ich habe die Schuhe zurückgeschickt und warte auf die Erstattung.\n\nOn Mon, 2 Nov 2026, Shop <s@x.example> wrote:\n> Thank you for your order, it ships today and arrives soon.", Header: analyzers.Header{Subject: "Your order has shipped"}}, all, "de", "the quoted English reply is not read"},
+		{"subject when the body is too short", &analyzers.Message{Text: "Danke!", Header: analyzers.Header{Subject: "Rückerstattung für meine Bestellung fehlt"}}, all, "de", ""},
+		{"no words at all", &analyzers.Message{}, all, "", ReasonTooShort},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.d.Message(tt.m)
+			if got.Language != tt.want || (tt.want == "" && got.Reason != tt.because) {
+				t.Errorf("Message() = %+v, want %q (%s)", got, tt.want, tt.because)
+			}
+		})
+	}
+
+	// Detectors restricted differently do not share a detection: Danish
+	// read by one that only knows English and German is not Danish.
+	m := &analyzers.Message{Text: "Jeg har bestilt et telt for tre uger siden, men har ikke modtaget noget."}
+	if got := all.Message(m); got.Language != all.Detect(m.Text).Language || got.Language == "" {
+		t.Errorf("all languages: %+v", got)
+	}
+	if got := deOnly.Message(m); got.Language == all.Message(m).Language {
+		t.Errorf("restricted to en, de: %+v, the same as unrestricted", got)
+	}
+	if deOnly.key != deOnlyAgain.key || all.key != sameAll.key || all.key == deOnly.key {
+		t.Errorf("keys %v %v %v %v: the same restriction must share one, different ones not", all.key, sameAll.key, deOnly.key, deOnlyAgain.key)
+	}
+}
+
 func TestAnalyzer(t *testing.T) {
 	a, err := New(DefaultConfig())
 	if err != nil {

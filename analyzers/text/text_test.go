@@ -167,3 +167,26 @@ func BenchmarkFromPlainLongLines(b *testing.B) {
 		FromPlain(body)
 	}
 }
+
+// TestFromMessageShared checks that the extraction is done once per
+// message and read alike by analyzers running at once.
+func TestFromMessageShared(t *testing.T) {
+	m := &analyzers.Message{Text: "It broke.\n\nOn Mon, 2 Nov 2026, Shop <s@x.example> wrote:\n> Thanks!"}
+	want := FromMessage(m)
+	done := make(chan Extract)
+	for range 8 {
+		go func() { done <- FromMessage(m) }()
+	}
+	for range 8 {
+		if got := <-done; got != want {
+			t.Errorf("got %+v, want %+v", got, want)
+		}
+	}
+	if want.Text != "It broke." || want.Quoted == 0 {
+		t.Errorf("extract %+v", want)
+	}
+	// Another message is extracted on its own.
+	if e := FromMessage(&analyzers.Message{Text: "Other words."}); e.Text != "Other words." {
+		t.Errorf("second message: %+v", e)
+	}
+}
