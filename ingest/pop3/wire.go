@@ -283,17 +283,21 @@ func (d *dotReader) Read(p []byte) (int, error) {
 				return d.broken(n, err)
 			}
 		}
+		// Only a line that starts with a dot needs work, so copy everything
+		// up to the next "\n." in one go rather than line by line.
 		buf, _ := d.r.Peek(min(d.r.Buffered(), len(p)-n))
-		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+		if i := bytes.Index(buf, dotLine); i >= 0 {
 			buf = buf[:i+1]
-			d.bol = true
 		}
+		d.bol = buf[len(buf)-1] == '\n'
 		n += copy(p[n:], buf)
 		d.r.Discard(len(buf))
 	}
 	d.n += int64(n)
 	return n, nil
 }
+
+var dotLine = []byte("\n.")
 
 func (d *dotReader) finish(n int) (int, error) {
 	d.n += int64(n)
