@@ -19,8 +19,10 @@ func TestOpenings(t *testing.T) {
 		// The parser factors us\$|usd into us[$d]: "us" still opens both.
 		{`(us\$|usd|€)\s?\d`, []string{"us", "€"}},
 		{`\binherit(ance|ed)\b|\bheran[çc]a\b`, []string{"inheritance", "inherited", "heran"}},
-		{`\d[\d,.]*\s*million`, nil},
-		{`(^|\s)[úu]ltimo`, nil},
+		{`\d[\d,.]*\s*million`, []string{"million"}},
+		{`\d+\s?%\s+of`, []string{"of"}}, // "%" too, but "of" is the longer needle
+		{`(^|\s)[úu]ltimo`, []string{"ltimo"}},
+		{`\d+|[a-z]+`, nil},
 		{`(?i)Lottery`, []string{"lottery"}},
 	}
 	for _, tt := range tests {
