@@ -152,22 +152,22 @@ func (p phrase) find(text string) string {
 	return p.re.FindString(text)
 }
 
-// maxOpenings bounds the set openings builds, so an expression with many
-// alternatives is run rather than prefiltered by hundreds of searches.
+// maxOpenings bounds the literal sets built below, so an expression with
+// many alternatives is run rather than prefiltered by hundreds of searches.
 const maxOpenings = 48
 
 // openings returns literal strings one of which every match of re
-// contains (starts with, where re opens with literals), or nil when there
-// is no such set.
+// contains, or nil when there is no such set. Of the sets it could use it
+// takes the most selective: the one whose shortest string is longest.
 func openings(re *syntax.Regexp) []string {
 	switch re.Op {
-	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase != 0 {
-			return []string{strings.ToLower(string(re.Rune))}
-		}
-		return []string{string(re.Rune)}
-	case syntax.OpCapture:
+	case syntax.OpCapture, syntax.OpPlus:
 		return openings(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return openings(re.Sub[0])
+		}
+		return nil
 	case syntax.OpAlternate:
 		var out []string
 		for _, sub := range re.Sub {
@@ -179,27 +179,73 @@ func openings(re *syntax.Regexp) []string {
 		}
 		return out
 	case syntax.OpConcat:
-		var out []string
+		p, _ := prefixes(re)
+		best := usable(p)
 		for _, sub := range re.Sub {
-			switch sub.Op {
-			case syntax.OpWordBoundary, syntax.OpBeginLine, syntax.OpBeginText:
-				if out == nil {
-					continue // takes no characters before the opening
+			if o := openings(sub); o != nil && shortest(o) >= shortest(best) {
+				best = o
+			}
+		}
+		return best
+	}
+	p, _ := prefixes(re)
+	return usable(p)
+}
+
+// prefixes returns strings one of which every match of re starts with;
+// complete says they are the whole matches, so that what follows re can be
+// appended to them.
+func prefixes(re *syntax.Regexp) (set []string, complete bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		lit := string(re.Rune)
+		if re.Flags&syntax.FoldCase != 0 {
+			lit = strings.ToLower(lit)
+		}
+		return []string{lit}, true
+	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary,
+		syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		return []string{""}, true // takes no characters
+	case syntax.OpCharClass:
+		var out []string
+		for k := 0; k+1 < len(re.Rune); k += 2 {
+			for r := re.Rune[k]; r <= re.Rune[k+1]; r++ {
+				if len(out) == 4 {
+					return nil, false // a wide class: \d, \w, \s
 				}
+				out = append(out, strings.ToLower(string(r)))
 			}
-			next := openings(sub)
-			if next == nil && out == nil {
-				// No literal opening (`\d+ million`): every match still holds
-				// a match of each later part, so the literals that open one
-				// of those will do as well.
-				return laterNeedles(re.Sub)
+		}
+		return out, true
+	case syntax.OpCapture:
+		return prefixes(re.Sub[0])
+	case syntax.OpQuest:
+		sub, ok := prefixes(re.Sub[0])
+		if sub == nil || len(sub) >= maxOpenings {
+			return nil, false
+		}
+		return append([]string{""}, sub...), ok
+	case syntax.OpPlus:
+		sub, _ := prefixes(re.Sub[0])
+		return sub, false
+	case syntax.OpAlternate:
+		var out []string
+		complete := true
+		for _, sub := range re.Sub {
+			p, ok := prefixes(sub)
+			if p == nil || len(out)+len(p) > maxOpenings {
+				return nil, false
 			}
-			if next == nil || len(out)*max(len(next), 1) > maxOpenings {
-				return out // what is known so far still opens every match
-			}
-			if out == nil {
-				out = next
-				continue
+			out = append(out, p...)
+			complete = complete && ok
+		}
+		return out, complete
+	case syntax.OpConcat:
+		out := []string{""}
+		for _, sub := range re.Sub {
+			next, ok := prefixes(sub)
+			if next == nil || len(out)*len(next) > maxOpenings {
+				return out, false
 			}
 			var joined []string
 			for _, a := range out {
@@ -208,28 +254,28 @@ func openings(re *syntax.Regexp) []string {
 				}
 			}
 			out = joined
+			if !ok {
+				return out, false
+			}
 		}
-		return out
+		return out, true
 	}
-	return nil
+	return nil, false
 }
 
-// laterNeedles picks, among the parts of a concatenation, the one whose
-// openings make the most selective needles: the longest shortest one.
-func laterNeedles(subs []*syntax.Regexp) []string {
-	var best []string
-	bestLen := 0
-	for _, sub := range subs {
-		o := openings(sub)
-		if o == nil {
-			continue
-		}
-		shortest := len(slices.MinFunc(o, func(a, b string) int { return len(a) - len(b) }))
-		if shortest > bestLen {
-			best, bestLen = o, shortest
-		}
+// usable drops a set that holds the empty string: it would match any text.
+func usable(set []string) []string {
+	if slices.Contains(set, "") {
+		return nil
 	}
-	return best
+	return set
+}
+
+func shortest(set []string) int {
+	if len(set) == 0 {
+		return 0
+	}
+	return len(slices.MinFunc(set, func(a, b string) int { return len(a) - len(b) }))
 }
 
 // kindsMatched returns the first match of each expression that matches
