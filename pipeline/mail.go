@@ -130,8 +130,13 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 // and none when buf has room for it.
 func readUpTo(r io.Reader, buf []byte, size, limit int64) ([]byte, error) {
 	n := limit
-	if size > 0 && size+512 < n {
+	switch {
+	case size > 0 && size+512 < n:
 		n = size + 512 // room for the final CRLF some servers add
+	case size <= 0:
+		// Unknown size: start small and grow, rather than clear a whole
+		// max-payload buffer for what is mostly a few kilobytes.
+		n = min(n, 32<<10)
 	}
 	b := buf[:0]
 	if int64(cap(b)) < n {

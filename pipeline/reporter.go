@@ -126,7 +126,14 @@ func (r *Reporter) Run(ctx context.Context) error {
 }
 
 func (r *Reporter) handle(ctx context.Context, m jetstream.Msg) {
-	var rm ResultMessage
+	// The envelope is the same in every result of a message; it is decoded
+	// only for the result that opens a join.
+	var rm struct {
+		ID       string           `json:"id"`
+		Analyzer string           `json:"analyzer"`
+		Result   analyzers.Result `json:"result"`
+		Envelope json.RawMessage  `json:"envelope"`
+	}
 	if err := json.Unmarshal(m.Data(), &rm); err != nil || rm.ID == "" {
 		r.log.Error("reporter: unreadable result dropped", "subject", m.Subject(), "err", err)
 		_ = m.Term()
@@ -138,17 +145,23 @@ func (r *Reporter) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Ack()
 		return
 	}
-	if _, joining := r.pending[rm.ID]; !joining && r.reportedBefore(ctx, rm) {
-		// A result for mail reported long ago: an analyzer added later
-		// replaying MAIL. REPORTS' dedupe window has passed, so the record
-		// in mailsift-reported is what keeps it from a second report.
-		r.done.add(rm.ID)
-		_ = m.Ack()
-		return
-	}
 	j := r.pending[rm.ID]
 	if j == nil {
-		j = &join{env: rm.Envelope, results: map[string]analyzers.Result{}, first: time.Now(), touched: time.Now()}
+		var env report.Envelope
+		if err := json.Unmarshal(rm.Envelope, &env); err != nil {
+			r.log.Error("reporter: result with an unreadable envelope dropped", "id", rm.ID, "err", err)
+			_ = m.Term()
+			return
+		}
+		if r.reportedBefore(ctx, rm.ID, env) {
+			// A result for mail reported long ago: an analyzer added later
+			// replaying MAIL. REPORTS' dedupe window has passed, so the record
+			// in mailsift-reported is what keeps it from a second report.
+			r.done.add(rm.ID)
+			_ = m.Ack()
+			return
+		}
+		j = &join{env: env, results: map[string]analyzers.Result{}, first: time.Now(), touched: time.Now()}
 		r.pending[rm.ID] = j
 	}
 	j.results[rm.Analyzer] = rm.Result
@@ -232,15 +245,15 @@ func (r *Reporter) finish(ctx context.Context, id string, j *join) {
 // reportedBefore says whether a report for the result's message exists
 // beyond the reach of REPORTS' dedupe. Only old messages are looked up, so
 // the common case costs nothing.
-func (r *Reporter) reportedBefore(ctx context.Context, rm ResultMessage) bool {
-	if rm.Envelope.ReceivedAt == nil || time.Since(*rm.Envelope.ReceivedAt) < r.conn.cfg.DuplicateWindow/2 {
+func (r *Reporter) reportedBefore(ctx context.Context, id string, env report.Envelope) bool {
+	if env.ReceivedAt == nil || time.Since(*env.ReceivedAt) < r.conn.cfg.DuplicateWindow/2 {
 		return false
 	}
 	kv, err := r.conn.JS.KeyValue(ctx, BucketReported)
 	if err != nil {
 		return false
 	}
-	_, err = kv.Get(ctx, rm.ID)
+	_, err = kv.Get(ctx, id)
 	return err == nil
 }
 
