@@ -939,7 +939,7 @@ func hidesText(style string) bool {
 
 // credentialPhrases are what credential-harvesting mail says to make the
 // reader log in at once, in the languages phishing most often arrives in.
-var credentialPhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
+var credentialPhrases = newPhrase(`(?i)` + strings.Join([]string{
 	`\b(verify|confirm|validate|update|reactivate|restore|unlock|secure|re-?activate)\s+(your|the|this)\s+(account|identity|e-?mail|information|details|wallet|mailbox|payment|billing|card|password|login|access)`,
 	`\b(account|mailbox|wallet|card|profile|access)\b[^.\n]{0,40}\b(suspend|lock|limit|disabl|deactivat|restrict|terminat|on hold|block|clos|expir|delet)`,
 	`\b(unusual|suspicious|unauthori[sz]ed|unrecogni[sz]ed)\s+(sign[- ]?in|log[- ]?in|activity|access|transaction|attempt)`,
@@ -963,7 +963,7 @@ var credentialPhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
 
 // lurePhrases are the baits of prize, survey, parcel-fee and payment
 // scams, in the languages they most often arrive in.
-var lurePhrases = regexp.MustCompile(`(?i)` + strings.Join([]string{
+var lurePhrases = newPhrase(`(?i)` + strings.Join([]string{
 	`\b(you('ve| have)\s+won|winner|congratulations|claim\s+(your|now)|free\s+gift|gift\s*card|your\s+reward|rewards?\s+(are|is)\s+(ready|waiting)|take\s+(our|this|the)\s+survey|survey\s+(for|and)\s+(a|your)\s+reward)`,
 	`\b(package|parcel|shipment|delivery)\b[^.\n]{0,40}\b(held|on hold|pending|failed|could not be|waiting|unpaid|customs)`,
 	`\b(customs|delivery|shipping)\s+(fee|charge|duty)`,
@@ -985,6 +985,14 @@ var callToAction = regexp.MustCompile(`(?i)^\W*((verify|confirm|log ?in|sign ?in
 
 // judgeWords adds CredentialWords when the mail's words press for a login
 // and it has links that lead off the sender's domain.
+// credentialHits are the credential phrases in text, at most 20.
+func credentialHits(text, lower string) []string {
+	if !credentialPhrases.mayMatch(lower) {
+		return nil
+	}
+	return credentialPhrases.re.FindAllString(text, 20)
+}
+
 func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, fromDom string, off []judged) {
 	text := m.Header.Subject + "\n" + m.Text
 	if m.HTML != "" {
@@ -1005,14 +1013,17 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	if archive := archiveName(m); archive != "" && archivePassword.MatchString(text) {
 		f.add(ArchivePassword, archive)
 	}
-	if callNumber.MatchString(text) && callWords.MatchString(text) && callReasons.MatchString(text) && (freemail[fromDom] || len(off) == 0) {
-		f.add(Callback, strings.ToLower(strings.Join(strings.Fields(callReasons.FindString(text)), " ")))
+	if (freemail[fromDom] || len(off) == 0) && callWords.mayMatch(lower) && callReasons.mayMatch(lower) &&
+		callWords.re.MatchString(text) && callNumber.MatchString(text) {
+		if reason := callReasons.re.FindString(text); reason != "" {
+			f.add(Callback, strings.ToLower(strings.Join(strings.Fields(reason), " ")))
+		}
 	}
 	if len(off) == 0 {
 		return
 	}
 	var found []string
-	for _, hit := range credentialPhrases.FindAllString(text, 20) {
+	for _, hit := range credentialHits(text, lower) {
 		found = append(found, strings.ToLower(strings.Join(strings.Fields(hit), " ")))
 	}
 	for _, l := range off {
@@ -1023,10 +1034,10 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	if len(found) > 0 {
 		f.add(CredentialWords, found...)
 	}
-	if lures := distinctHits(lurePhrases, text, maxOptions); len(lures) > 0 {
+	if lures := distinctHits(lurePhrases, text, lower, maxOptions); len(lures) > 0 {
 		f.add(LureWords, lures...)
 	}
-	if p := distinctHits(pressurePhrases, lower, maxOptions); len(p) > 0 {
+	if p := distinctHits(pressurePhrases, lower, lower, maxOptions); len(p) > 0 {
 		f.add(Pressure, p...)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // pressurePhrases set a deadline or threaten a loss so that the reader
 // acts before thinking. Like scamPhrases they are matched on lower-cased
 // text: case-blind matching of long alternations costs several times more.
-var pressurePhrases = regexp.MustCompile(strings.Join([]string{
+var pressurePhrases = newPhrase(strings.Join([]string{
 	`\b(within|in|next)\s+(24|48|72|12)\s*(hours|hrs|h)\b`,
 	`\b(immediately|urgent(ly)?|act now|expires? today|last chance|limited time only|as soon as possible|action required|don'?t miss)\b`,
 	`\bavoid\s+(the\s+|any\s+)?(suspension|penalt|restriction|closure|deletion|legal|late fee|interruption|blocking)`,
@@ -106,12 +106,15 @@ var accentFolder = strings.NewReplacer(
 	"Ó", "O", "Ô", "O", "Õ", "O", "Ö", "O", "Ú", "U", "Ü", "U", "Ç", "C", "Ñ", "N",
 )
 
-// distinctHits returns the different matches of re in text, lower-cased
-// and with blanks folded, at most max of them.
-func distinctHits(re *regexp.Regexp, text string, max int) []string {
+// distinctHits returns the different matches of p in text (lower its
+// lower-cased form), lower-cased and with blanks folded, at most max.
+func distinctHits(p phrase, text, lower string, max int) []string {
+	if !p.mayMatch(lower) {
+		return nil
+	}
 	var out []string
 	seen := map[string]bool{}
-	for _, hit := range re.FindAllString(text, 50) {
+	for _, hit := range p.re.FindAllString(text, 50) {
 		h := strings.ToLower(strings.Join(strings.Fields(hit), " "))
 		if !seen[h] {
 			seen[h] = true
@@ -133,20 +136,33 @@ type phrase struct {
 	openings []string // nil: the expression can start anywhere; always run it
 }
 
+// newPhrase compiles expr, which must be written in lower case or be
+// case-blind ((?i)), since its literals are looked for in lower-cased text.
+func newPhrase(expr string) phrase {
+	p := phrase{re: regexp.MustCompile(expr)}
+	if parsed, err := syntax.Parse(expr, syntax.Perl); err == nil {
+		p.openings = openings(parsed.Simplify())
+	}
+	return p
+}
+
 func compileAll(exprs []string) []phrase {
 	out := make([]phrase, len(exprs))
 	for i, e := range exprs {
-		out[i] = phrase{re: regexp.MustCompile(e)}
-		if parsed, err := syntax.Parse(e, syntax.Perl); err == nil {
-			out[i].openings = openings(parsed.Simplify())
-		}
+		out[i] = newPhrase(e)
 	}
 	return out
 }
 
+// mayMatch says whether text (lower-cased) holds one of the literals every
+// match contains; when it does not, the expression cannot match.
+func (p phrase) mayMatch(lower string) bool {
+	return p.openings == nil || slices.ContainsFunc(p.openings, func(o string) bool { return strings.Contains(lower, o) })
+}
+
 // find returns the first match in text (lower-cased, as the lists are).
 func (p phrase) find(text string) string {
-	if p.openings != nil && !slices.ContainsFunc(p.openings, func(o string) bool { return strings.Contains(text, o) }) {
+	if !p.mayMatch(text) {
 		return ""
 	}
 	return p.re.FindString(text)
@@ -316,8 +332,8 @@ func archiveName(m *analyzers.Message) string {
 // and a purchase, renewal or charge the reader did not make.
 var (
 	callNumber  = regexp.MustCompile(`(\+|\b)\d[\d ().-]{6,16}\d\b`)
-	callWords   = regexp.MustCompile(`(?i)\b(call|phone|dial|ring)\b|\b(ligue|ligar|llame|llamar|rufen\s+sie|anrufen|appelez|bel\s+(ons|naar|direct))\b`)
-	callReasons = regexp.MustCompile(`(?i)\b(transaction|purchase|order|renewal|subscription|charged?|debited|refund|cancel+ation|transa[çc][ãa]o|compra|cobran[çc]a|pedido|assinatura|bestellung|abbuchung|verl[äa]ngerung|commande|achat|pr[ée]l[èe]vement|transacci[óo]n|suscripci[óo]n)\b`)
+	callWords   = newPhrase(`(?i)\b(call|phone|dial|ring)\b|\b(ligue|ligar|llame|llamar|rufen\s+sie|anrufen|appelez|bel\s+(ons|naar|direct))\b`)
+	callReasons = newPhrase(`(?i)\b(transaction|purchase|order|renewal|subscription|charged?|debited|refund|cancel+ation|transa[çc][ãa]o|compra|cobran[çc]a|pedido|assinatura|bestellung|abbuchung|verl[äa]ngerung|commande|achat|pr[ée]l[èe]vement|transacci[óo]n|suscripci[óo]n)\b`)
 )
 
 // linkInName finds a link or a domain with a path in a display name:

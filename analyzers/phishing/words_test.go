@@ -53,7 +53,7 @@ func TestPrefilterAgreesWithTheExpressions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			texts = append(texts, strings.ToLower(string(b)))
+			texts = append(texts, strings.ToLower(string(b)), string(b))
 		}
 	}
 	texts = append(texts,
@@ -63,8 +63,17 @@ func TestPrefilterAgreesWithTheExpressions(t *testing.T) {
 		t.Fatalf("only %d texts found", len(texts))
 	}
 	hits := 0
+	all := append([]phrase{pressurePhrases, lurePhrases, credentialPhrases, callWords, callReasons}, scamPhrases...)
+	for _, p := range all {
+		for _, text := range texts {
+			if !p.mayMatch(strings.ToLower(text)) && p.re.MatchString(text) {
+				t.Fatalf("%s matches a text the prefilter ruled out", p.re)
+			}
+		}
+	}
 	for _, p := range scamPhrases {
 		for _, text := range texts {
+			text = strings.ToLower(text) // the scam lists run on lower-cased text
 			got, want := p.find(text), p.re.FindString(text)
 			if got != want {
 				t.Fatalf("%s on a text: prefiltered %q, expression %q", p.re, got, want)
