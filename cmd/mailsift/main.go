@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -49,6 +50,13 @@ func (e *exitError) Error() string {
 }
 
 func main() {
+	// The pipeline allocates many short-lived buffers per message; with the
+	// collector's default target it spent about a sixth of its CPU in GC.
+	// Four times the live heap is still small (tens of MB), and an explicit
+	// GOGC wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:]))
