@@ -54,7 +54,6 @@ import (
 	"syscall"
 	"time"
 
-
 	"github.com/mailsift/mailsift/ingest"
 	"github.com/mailsift/mailsift/internal/dovecottest"
 	"github.com/mailsift/mailsift/pipeline"
