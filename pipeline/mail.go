@@ -18,7 +18,7 @@ import (
 type Mail struct {
 	Mailbox string
 	UIDL    string // empty when the server has none
-	ID      string // MessageID(Mailbox, UIDL), or ContentID for no UIDL
+	ID      string // MessageID(Mailbox, UIDL)
 	// Size is the body's length when known in advance (POP3 LIST gives it);
 	// it picks inline or object store before reading. Zero means unknown.
 	Size int64

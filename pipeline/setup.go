@@ -69,13 +69,6 @@ func MessageID(mailbox, uidl string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// ContentID is the message id of mail that has no UIDL: the digest of its
-// raw bytes, keyed by mailbox as well.
-func ContentID(mailbox string, raw []byte) string {
-	sum := sha256.Sum256(raw)
-	return MessageID(mailbox, "sha256:"+hex.EncodeToString(sum[:]))
-}
-
 // Setup creates or updates every stream, bucket and consumer the given
 // analyzers need. It is idempotent: every process calls it at start, and a
 // config change (limits, replicas, a new analyzer) is applied by restarting.
@@ -289,11 +282,4 @@ func (c *Conn) setupReporterConsumer(ctx context.Context, rc ReporterConfig) (je
 		return nil, fmt.Errorf("nats: consumer %s on %s: %w", ConsumerReporter, StreamResults, err)
 	}
 	return cons, nil
-}
-
-// IsNotFound reports whether err means a stream, consumer, key or object
-// does not exist.
-func IsNotFound(err error) bool {
-	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
-		errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrObjectNotFound)
 }
