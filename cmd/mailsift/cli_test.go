@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mailsift/mailsift/analyzers"
 	"github.com/mailsift/mailsift/ingest/pop3"
 	"github.com/mailsift/mailsift/pipeline"
@@ -346,4 +348,22 @@ func TestRunOnceWritesEveryReportToJSONL(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(mailDir, "*.eml")); len(left) != n {
 		t.Errorf("delete: never, but %d of %d messages left on the server", len(left), n)
 	}
+}
+
+// TestEveryCommandHasAnExample walks the command tree: `--help` of each
+// command must show at least one example.
+func TestEveryCommandHasAnExample(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		if c.Example == "" {
+			t.Errorf("mailsift %s: no example in --help", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot())
 }

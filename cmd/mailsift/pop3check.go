@@ -17,8 +17,9 @@ import (
 
 func newPOP3Cmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "pop3",
-		Short: "POP3 tools: check a server connection",
+		Use:     "pop3",
+		Short:   "POP3 tools: check a server connection",
+		Example: `  mailsift pop3 check pop.example.com --user support@example.com --password-env SUPPORT_POP3_PASSWORD`,
 	}
 	cmd.AddCommand(newPOP3CheckCmd())
 	return cmd
