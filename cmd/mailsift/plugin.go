@@ -30,7 +30,7 @@ func newPluginCmd() *cobra.Command {
 		Use:   "plugin",
 		Short: "Analyzer plugins: check one before configuring it",
 		Example: `  mailsift plugin check ./mailsift-rules examples/mail/02-plain-refund-angry.eml
-  mailsift plugin check examples/plugins/python/links.py`,
+  mailsift plugin check --auto-mtls=false examples/plugins/python/links.py`,
 	}
 	cmd.AddCommand(newPluginCheckCmd())
 	return cmd
