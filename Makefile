@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build demo test test-deps vet unit bench bench-ingest eval fuzz proto clean
+.PHONY: all build demo test test-deps vet unit bench bench-ingest eval eval-phishing fuzz proto clean
 
 all: build
 
@@ -54,3 +54,12 @@ proto:
 
 clean:
 	rm -rf bin
+
+# Phishing detection over real phishing and clean mail (issue 6), read in
+# place from the corpora beside the project; prints the table of
+# docs/benchmarks.md.
+PHISH = $(CORPORA)/email
+eval-phishing:
+	MAILSIFT_EVAL_PHISHING=$(PHISH)/phishing_pot-sample/phishing_pot_sample.tar.gz \
+	MAILSIFT_EVAL_HAM=$(PHISH)/fixtures/spamassassin-tdata/nice:$(PHISH)/fixtures/spamassassin-tdata/nice.mbox:$(PHISH)/fixtures/spamassassin-tdata/sample-nonspam.txt:$(PHISH)/fixtures/spamassassin-tdata/dkim:$(PHISH)/fixtures/mikel-mail:$(PHISH)/fixtures/enmime/testdata/mail:$(PHISH)/fixtures/enmime/testdata/low-quality:$(PHISH)/fixtures/enmime/dsn:$(PHISH)/fixtures/mimekit/messages:$(PHISH)/fixtures/mimekit/mbox/content-length.mbox.txt:$(PHISH)/fixtures/mimekit/mbox/issue1189.mbox.txt:$(PHISH)/fixtures/mimekit/mbox/simple.mbox.txt:$(PHISH)/fixtures/mimekit/mbox/unmunged.mbox.txt:$(PHISH)/fixtures/nodemailer-mailparser \
+	$(GO) test -tags eval ./analyzers/phishing -run TestEvalCorpus -v -count=1

@@ -103,3 +103,12 @@ func symbolOptions(r analyzers.Result, name string) string {
 	}
 	return ""
 }
+
+func mustNew(t testing.TB, cfg Config) *Analyzer {
+	t.Helper()
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

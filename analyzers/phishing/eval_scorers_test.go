@@ -1,3 +1,5 @@
+//go:build eval
+
 package phishing
 
 import (
@@ -61,13 +63,4 @@ func evalScorers(t *testing.T) []evalScorer {
 		{name: "phishing+auth", as: []analyzers.Analyzer{phish(), a}},
 		{name: "local+auth", as: []analyzers.Analyzer{h, att, mm, phish(), a}},
 	}
-}
-
-func mustNew(t testing.TB, cfg Config) *Analyzer {
-	t.Helper()
-	a, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }

@@ -1,3 +1,5 @@
+//go:build eval
+
 package phishing
 
 import (
@@ -17,12 +19,13 @@ import (
 	"github.com/mailsift/mailsift/analyzers"
 )
 
-// The evaluation over real phishing and clean mail runs only when told
-// where the corpora are, so that `make test` never depends on them:
+// The evaluation over real phishing and clean mail is built only with the
+// eval tag, so that `make test` never depends on the corpora
+// (`make eval-phishing CORPORA=...` runs it):
 //
 //	MAILSIFT_EVAL_PHISHING=/path/to/phishing_pot_sample.tar.gz \
 //	MAILSIFT_EVAL_HAM=/path/to/ham-dir[:/another] \
-//	go test ./analyzers/phishing -run TestEvalCorpus -v
+//	go test -tags eval ./analyzers/phishing -run TestEvalCorpus -v
 //
 // The phishing set is a .tar.gz or a folder of .eml files. Ham is a list
 // of folders and files: folders are read recursively, every regular file
@@ -239,7 +242,7 @@ type hamSet struct {
 func TestEvalCorpus(t *testing.T) {
 	phishPath := os.Getenv(envPhishing)
 	if phishPath == "" {
-		t.Skipf("set %s (and optionally %s) to run the evaluation", envPhishing, envHam)
+		t.Fatalf("set %s (and optionally %s) to run the evaluation", envPhishing, envHam)
 	}
 	phish := readEvalSet(t, phishPath)
 	hams := []hamSet{{"testdata/ham", readEvalSet(t, "testdata/ham")}}
