@@ -171,25 +171,13 @@ func startRspamd(t testing.TB) string {
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	stop := stopProcess(cmd, done)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	waitReady(t, "rspamd", "/ping", filepath.Join(dir, "console.log"), done, stop, func() bool {
 		resp, err := http.Get(url + "/ping")
 		if err == nil {
 			resp.Body.Close()
-			break
 		}
-		select {
-		case <-done:
-			log, _ := os.ReadFile(filepath.Join(dir, "console.log"))
-			t.Fatalf("rspamd exited at start:\n%s", log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			stop()
-			t.Fatal("rspamd did not answer /ping within 60 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil
+	})
 	stops = append(stops, func() { stop(); os.RemoveAll(dir) })
 	rspamdURL = url
 	return url
@@ -234,23 +222,30 @@ func startSpamd(t testing.TB) string {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	stop := stopProcess(cmd, done)
+	waitReady(t, "spamd", "PING", filepath.Join(dir, "spamd.log"), done, stop, func() bool { return spamdPing(addr) })
+	stops = append(stops, func() { stop(); os.RemoveAll(dir) })
+	spamdAddr = addr
+	return addr
+}
+
+// waitReady polls ready until the daemon answers, for up to 60 s; a daemon
+// that exits meanwhile fails the test with its log.
+func waitReady(t testing.TB, name, probe, logPath string, done <-chan struct{}, stop func(), ready func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for !spamdPing(addr) {
+	for !ready() {
 		select {
 		case <-done:
-			log, _ := os.ReadFile(filepath.Join(dir, "spamd.log"))
-			t.Fatalf("spamd exited at start:\n%s", log)
+			log, _ := os.ReadFile(logPath)
+			t.Fatalf("%s exited at start:\n%s", name, log)
 		default:
 		}
 		if time.Now().After(deadline) {
 			stop()
-			t.Fatal("spamd did not answer PING within 60 s")
+			t.Fatalf("%s did not answer %s within 60 s", name, probe)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	stops = append(stops, func() { stop(); os.RemoveAll(dir) })
-	spamdAddr = addr
-	return addr
 }
 
 // spamdPing sends the protocol's PING, as `spamc -K` does.
