@@ -4,6 +4,7 @@
 // output is the "Text analyzers" section of docs/benchmarks.md.
 //
 //	go run ./eval -corpora ../shared/corpora [-only sentiment,keywords,language]
+//	go run ./eval -corpora ../shared/corpora -train-sentiment analyzers/sentiment/lexicon/learned-en.tsv
 package main
 
 import (
@@ -17,10 +18,18 @@ import (
 func main() {
 	corpora := flag.String("corpora", "../shared/corpora", "folder of the evaluation corpora")
 	only := flag.String("only", "sentiment,keywords,language", "evaluations to run")
+	train := flag.String("train-sentiment", "", "fit sentiment's learned layer on the corpora and write its weights to this file (analyzers/sentiment/lexicon/learned-en.tsv), instead of evaluating")
 	flag.Parse()
 	if _, err := os.Stat(*corpora); err != nil {
 		fmt.Fprintf(os.Stderr, "eval: corpora: %v\n", err)
 		os.Exit(1)
+	}
+	if *train != "" {
+		if err := trainSentiment(os.Stdout, *corpora, *train); err != nil {
+			fmt.Fprintf(os.Stderr, "eval -train-sentiment: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 	run := strings.Split(*only, ",")
 	steps := []struct {

@@ -39,6 +39,10 @@ type LocalOptions struct {
 	// flawed) that the current VADER lexicon has and the one NLTK ships
 	// does not, so that scores can be held against NLTK's outputs.
 	ReferenceLexicon bool
+	// Learned (with Additions) scores English messages with the learned
+	// layer (learned.go) over the rules' readings instead of the rules'
+	// score alone. Sentence scores stay the rules'.
+	Learned bool
 }
 
 // Local is the offline VADER-class model. It is safe for concurrent use.
@@ -46,6 +50,10 @@ type Local struct {
 	opts  LocalOptions
 	rules map[string]*rules
 	emoji map[rune]string
+	// afinn is the second English lexicon the learned layer reads.
+	afinn    map[string]float64
+	model    *learnedModel
+	modelErr error
 }
 
 // NewLocal builds the local model from the embedded lexicons.
@@ -66,6 +74,11 @@ func NewLocal(o LocalOptions) *Local {
 	en.inflection = true
 	en.noNegates = true
 	readLexicon(supportEnglish, en.lexicon, false)
+	l.afinn = map[string]float64{}
+	readLexicon(afinnEnglish, l.afinn, false)
+	if o.Learned {
+		l.model, l.modelErr = parseLearned(learnedEnglish)
+	}
 	l.rules["de"] = otherRules(lexiconGerman, germanBoosters, set("nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "nichts", "ohne", "weder", "noch nie"), set("aber", "jedoch", "allerdings", "doch"))
 	l.rules["fr"] = otherRules(lexiconFrench, frenchBoosters, set("pas", "jamais", "rien", "aucun", "aucune", "sans", "ni", "plus"), set("mais", "cependant", "pourtant", "toutefois"))
 	l.rules["es"] = otherRules(lexiconSpanish, spanishBoosters, set("no", "nunca", "jamás", "nada", "ningún", "ninguno", "ninguna", "sin", "ni", "tampoco"), set("pero", "sin embargo", "aunque"))
@@ -101,6 +114,10 @@ func otherRules(lexicon string, boosters weights, negate, but map[string]bool) *
 	readLexicon(lexicon, lex, false)
 	return &rules{lexicon: lex, boosters: boosters, negate: negate, but: but, idioms: map[string]float64{}, soThis: map[string]bool{}, foldCase: true, unicodePunct: true}
 }
+
+// Err reports an embedded learned model that does not fit the code's
+// features (regenerate it with `go run ./eval -train-sentiment`).
+func (l *Local) Err() error { return l.modelErr }
 
 // Has reports whether the local model has a lexicon for lang.
 func (l *Local) Has(lang string) bool { return l.rules[lang] != nil }
@@ -212,7 +229,10 @@ type Sentence struct {
 
 // Assessment is the local model's reading of a message.
 type Assessment struct {
-	Score     float64
+	Score float64
+	// Rules is the rule model's score of the whole; Score is the learned
+	// layer's when it applies (English, LocalOptions.Learned), else Rules.
+	Rules     float64
 	Sentences []Sentence
 }
 
@@ -227,12 +247,22 @@ func (l *Local) Assess(text, lang string) Assessment {
 	if r == nil {
 		return Assessment{}
 	}
+	a, ss, vs := l.assess(r, text)
+	if l.model != nil && lang == "en" {
+		a.Score = l.model.score(l.features(r, ss, vs, a.Rules))
+	}
+	return a
+}
+
+func (l *Local) assess(r *rules, text string) (Assessment, []string, []vaderScores) {
 	var a Assessment
 	var sum float64
 	n := 0
 	ss := Sentences(text)
-	for _, s := range ss {
+	vs := make([]vaderScores, len(ss))
+	for i, s := range ss {
 		v := r.score(l.prepare(s, r))
+		vs[i] = v
 		a.Sentences = append(a.Sentences, Sentence{Text: s, Score: v.Compound})
 		if v.sum != 0 {
 			sum += v.sum
@@ -240,9 +270,21 @@ func (l *Local) Assess(text, lang string) Assessment {
 		}
 	}
 	if n > 0 {
-		a.Score = round(normalize(sum/math.Sqrt(max(1, float64(n)/sentencesFree)), r.alpha), 4)
+		a.Rules = round(normalize(sum/math.Sqrt(max(1, float64(n)/sentencesFree)), r.alpha), 4)
 	}
-	return a
+	a.Score = a.Rules
+	return a, ss, vs
+}
+
+// Features are the learned layer's inputs for an English text (see
+// FeatureNames), for training it; nil without the additions.
+func (l *Local) Features(text string) []float64 {
+	r := l.rules["en"]
+	if !l.opts.Additions || r == nil {
+		return nil
+	}
+	a, ss, vs := l.assess(r, text)
+	return l.features(r, ss, vs, a.Rules)
 }
 
 // Sentences splits text into sentences: at blank lines, and after ".",

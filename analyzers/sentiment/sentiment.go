@@ -31,6 +31,12 @@ const (
 	BackendWatson = "watson"
 )
 
+// Local models.
+const (
+	ModelLearned = "learned"
+	ModelRules   = "rules"
+)
+
 // Symbols.
 const (
 	Negative = "SENTIMENT_NEGATIVE"
@@ -49,6 +55,10 @@ var defaultScores = map[string]float64{
 type Config struct {
 	// Backend is local, google or watson.
 	Backend string `yaml:"backend"`
+	// Model is the local backend's scoring of English: learned (the
+	// learned layer over the rules' readings) or rules (the rules' score
+	// alone). Other languages are always scored by the rules.
+	Model string `yaml:"model"`
 	// Negative and Positive are the score magnitudes at which a message is
 	// labelled negative (score <= -Negative) or positive (score >=
 	// Positive); between them it is neutral.
@@ -73,6 +83,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Backend:   BackendLocal,
+		Model:     ModelLearned,
 		Negative:  0.3,
 		Positive:  0.3,
 		Sentences: 3,
@@ -155,7 +166,13 @@ func New(cfg Config) (*Analyzer, error) {
 	a := &Analyzer{cfg: cfg, scores: scores, detect: d}
 	switch cfg.Backend {
 	case BackendLocal, "":
-		a.local = NewLocal(LocalOptions{Additions: true})
+		if cfg.Model != "" && cfg.Model != ModelLearned && cfg.Model != ModelRules {
+			return nil, fmt.Errorf("model: %q is not one of learned, rules", cfg.Model)
+		}
+		a.local = NewLocal(LocalOptions{Additions: true, Learned: cfg.Model != ModelRules})
+		if err := a.local.Err(); err != nil {
+			return nil, fmt.Errorf("model %s: %w", ModelLearned, err)
+		}
 		a.b = localBackend{a.local}
 	case BackendGoogle:
 		a.b, err = newGoogle(context.Background(), cfg.Google)

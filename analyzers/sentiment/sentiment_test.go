@@ -241,6 +241,7 @@ func TestQuotedHistoryIgnored(t *testing.T) {
 func TestConfig(t *testing.T) {
 	for name, f := range map[string]func(*Config){
 		"backend":       func(c *Config) { c.Backend = "azure" },
+		"model":         func(c *Config) { c.Model = "neural" },
 		"threshold":     func(c *Config) { c.Negative = 2 },
 		"unknown score": func(c *Config) { c.Scores = map[string]float64{"NOPE": 1} },
 		"language":      func(c *Config) { c.Languages = []string{"xx"} },
