@@ -38,7 +38,9 @@ func TestExtract(t *testing.T) {
 		{"french", "fr", "La facture indique 129 € au lieu des 109 € affichés pendant les soldes. Merci de corriger la facture.",
 			[]string{"facture"}, []string{"la", "merci"}},
 		{"spanish", "es", "La cremallera de la mochila se rompió. Quiero una mochila nueva o el reembolso.",
-			[]string{"cremallera", "mochila nueva"}, []string{"la", "una", "mochila"}},
+			[]string{"cremallera", "mochila nueva"}, []string{"la", "una"}},
+		{"verbs and judging adjectives break phrases", "en", "Conventional couriers reduce parcel damage. The parcel damage requires refunds.",
+			[]string{"parcel damage", "couriers"}, []string{"conventional couriers", "conventional", "parcel damage requires refunds", "requires"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +59,44 @@ func TestExtract(t *testing.T) {
 	}
 	if kw := NewExtractor("en", sr).Extract("the and of", nil, 5); kw != nil {
 		t.Errorf("only stopwords gave %v", kw)
+	}
+}
+
+// TestPick checks how each method treats phrases that repeat one ranked
+// above them.
+func TestPick(t *testing.T) {
+	sr, _ := MethodOptions(MethodSingleRank)
+	tf, _ := MethodOptions(MethodTFIDF)
+	kw := func(ps ...string) []Keyword {
+		var out []Keyword
+		for i, p := range ps {
+			out = append(out, Keyword{Phrase: p, Score: float64(len(ps) - i)})
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		opts   Options
+		ranked []Keyword
+		max    int
+		want   []string
+	}{
+		{"singlerank keeps a phrase inside a longer one", sr, kw("neural network training", "neural network", "data"), 3,
+			[]string{"neural network training", "neural network", "data"}},
+		{"singlerank stops at max", sr, kw("a b", "c", "d"), 2, []string{"a b", "c"}},
+		{"tfidf leaves out a phrase around a taken one", tf, kw("obama", "barack obama", "senate", "vote"), 3,
+			[]string{"obama", "senate", "vote"}},
+		{"tfidf fills max with them when the text has too few phrases", tf, kw("obama", "barack obama", "senate", "obama visit"), 4,
+			[]string{"obama", "senate", "barack obama", "obama visit"}},
+		{"tfidf keeps a phrase inside a taken one", tf, kw("barack obama", "obama"), 2, []string{"barack obama", "obama"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := phrases(NewExtractor("en", tt.opts).pick(tt.ranked, tt.max))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("pick = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 
