@@ -39,6 +39,8 @@ var defaultBrands = []Brand{
 	{Names: []string{"Trust Wallet"}, Domains: []string{"trustwallet.com"}},
 	{Names: []string{"Ledger"}, Domains: []string{"ledger.com"}},
 	{Names: []string{"Kraken"}, Domains: []string{"kraken.com"}},
+	{Names: []string{"Exodus", "Exodus Wallet"}, Domains: []string{"exodus.com", "exodus.io"}},
+	{Names: []string{"Trezor"}, Domains: []string{"trezor.io"}},
 	{Names: []string{"Venmo"}, Domains: []string{"venmo.com"}},
 	{Names: []string{"Cash App"}, Domains: []string{"cash.app", "squareup.com"}},
 	{Names: []string{"Zelle"}, Domains: []string{"zellepay.com"}},

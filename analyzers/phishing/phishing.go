@@ -81,6 +81,13 @@ const (
 	FreemailOrg       = "PHISH_FREEMAIL_ORG"
 	EmojiName         = "PHISH_EMOJI_NAME"
 	RecipientNameLink = "PHISH_RCPT_NAME_LINK"
+
+	FreemailUndisclosed = "PHISH_FREEMAIL_UNDISCLOSED"
+	MoneyFreemail       = "PHISH_MONEY_FREEMAIL"
+	RecipientMass       = "PHISH_RCPT_MASS"
+	AltOne              = "PHISH_MIME_ALT_ONE"
+	AltMismatch         = "PHISH_ALT_MISMATCH"
+	Forwarded           = "PHISH_FORWARDED"
 )
 
 // defaultScores: a look-alike domain or a link whose text lies about its
@@ -131,6 +138,15 @@ var defaultScores = map[string]float64{
 	FreemailOrg:       2.5,
 	EmojiName:         1,
 	RecipientNameLink: 3,
+
+	FreemailUndisclosed: 1.5,
+	MoneyFreemail:       2,
+	RecipientMass:       2,
+	AltOne:              1.5,
+	AltMismatch:         2,
+	// Only marks that a forwarded message was judged; its findings carry
+	// their own scores.
+	Forwarded: 0,
 }
 
 // Config is the analyzer's section of the config file.
@@ -369,7 +385,7 @@ type judged struct {
 func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers.Result, error) {
 	var f finding
 	var d Data
-	from := firstFrom(m)
+	from := decodedFrom(m)
 	fromDom := ""
 	if from != nil {
 		fromDom = registered(domainOf(from.Address))
@@ -395,6 +411,9 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 	a.judgeWords(&f, m, links, fromDom, offDomain)
 	a.judgeSender(&f, m, from, fromDom, own)
 	a.judgeInfrastructure(&f, m, from, fromDom, own, links)
+	a.judgeEnvelope(&f, m, from, fromDom)
+	a.judgeStructure(&f, m)
+	a.judgeForwarded(&f, m, own)
 
 	var r analyzers.Result
 	for _, sym := range f.order {
@@ -976,6 +995,7 @@ var lurePhrases = newPhrase(`(?i)` + strings.Join([]string{
 	`\b(premio|ganador|regalo|gratis|sorpresa)\b`,
 	`\b(gagnant|cadeau|gratuit|f[ée]licitations|colis)\b`,
 	`\b(gewonnen|winnaar|cadeau)\b`,
+	`\blooking\s+for\s+(a\s+)?(lover|sex|hook-?up|fling|affair)|\bsex\s*-?dat(e|es|ing)\b|\b(lonely|horny)\s+(wom[ae]n|girls|housewi|singles|milf)|\b(nude|naked|naakt|nackt|nua)\s*-?(foto|photo|pic|bild)|\bnaaktfoto|\bnacktbild|\bfotos?\s+(nuas|[íi]ntimas)`,
 }, "|"))
 
 // callToAction is link text that asks the reader to log in or hand over
@@ -1118,7 +1138,7 @@ func (a *Analyzer) brandInName(name string) *brand {
 	if name == "" {
 		return nil
 	}
-	w := joinSpaced(words(name))
+	w := joinSpaced(words(withoutInvisible(name)))
 	for i := range a.brands {
 		b := &a.brands[i]
 		for _, bw := range b.words {
@@ -1140,7 +1160,7 @@ func (a *Analyzer) brandInName(name string) *brand {
 // inside a longer word of a host name.
 // The sets hold skeletons, as words() makes them.
 var commonWordBrands = skeletonSet("ledger", "steam", "chase", "apple", "meta", "outlook",
-	"norton", "kraken", "proton", "hermes", "caixa")
+	"norton", "kraken", "proton", "hermes", "caixa", "exodus")
 
 // onlyBrandAndOrg says whether every word of a display name other than
 // the brand's is one an organisation's desk uses.
@@ -1289,7 +1309,7 @@ func hiddenMarks(s string) bool {
 	foreign := 0
 	for _, r := range s {
 		switch {
-		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF:
+		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF || invisible(r):
 			if unicode.IsLetter(prev) {
 				return true
 			}
@@ -1299,11 +1319,34 @@ func hiddenMarks(s string) bool {
 				return true
 			}
 		}
-		if !unicode.Is(unicode.Mn, r) {
+		if !unicode.Is(unicode.Mn, r) && !invisible(r) {
 			prev = r
 		}
 	}
 	return false
+}
+
+// invisible says whether r is a character that shows nothing and has no
+// use inside a Latin word: variation selectors of the supplement (U+E0100
+// on; those of emoji are U+FE0F and do not count), tag characters, the
+// invisible operators, the combining grapheme joiner and the Hangul
+// fillers. Put between letters ("I\U000E0139RS Tax") they hide a word
+// from filters and leave it readable. Tag characters also spell the
+// flags of regions, after a black flag, which is no letter.
+func invisible(r rune) bool {
+	return r >= 0xE0000 && r <= 0xE007F || r >= 0xE0100 && r <= 0xE01EF || r >= 0x2061 && r <= 0x2064 ||
+		r == 0x034F || r == 0x115F || r == 0x1160 || r == 0x3164 || r == 0xFFA0 || r == 0x180E
+}
+
+// withoutInvisible drops the invisible characters from s, so that a name
+// is read as the reader sees it.
+func withoutInvisible(s string) string {
+	return strings.Map(func(r rune) rune {
+		if invisible(r) || r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // disguisedBrand returns a word of s that is a brand's name written with

@@ -2,6 +2,7 @@ package phishing
 
 import (
 	"net/mail"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -74,6 +75,13 @@ func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *m
 
 	if fromHost != "" && abusedTLDs[tld(fromHost)] {
 		f.add(AbusedTLD, "from="+fromHost)
+	}
+	// The unsubscribe addresses are the sender's infrastructure as much as
+	// its links are.
+	for _, u := range unsubscribeHosts(h) {
+		if abusedTLDs[tld(u)] {
+			f.add(AbusedTLD, "list-unsubscribe="+u)
+		}
 	}
 	for _, l := range links {
 		if !l.web || l.h.ip {
@@ -247,3 +255,26 @@ func listMail(h *analyzers.Header) bool {
 	}
 	return strings.EqualFold(strings.TrimSpace(h.Get("Precedence")), "list")
 }
+
+// unsubscribeHosts are the hosts of the List-Unsubscribe field's web and
+// mailto addresses.
+func unsubscribeHosts(h *analyzers.Header) []string {
+	v := h.Get("List-Unsubscribe")
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, m := range angleBracketed.FindAllStringSubmatch(v, 5) {
+		u := strings.TrimSpace(m[1])
+		if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
+			addr, _, _ := strings.Cut(u[7:], "?")
+			u = "http://" + domainOf(strings.TrimSpace(addr))
+		}
+		if hs, ok := parseHost(u); ok && !hs.ip {
+			out = append(out, hs.ascii)
+		}
+	}
+	return out
+}
+
+var angleBracketed = regexp.MustCompile(`<([^>]*)>`)

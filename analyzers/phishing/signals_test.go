@@ -77,6 +77,9 @@ func TestHiddenMarks(t *testing.T) {
 		"Cafe\u0301 ouvert":                                  false, // an accent as a combining mark
 		"Family 👨\u200d👩\u200d👧":                             false, // emoji joined by ZWJ
 		"Plain subject":                                      false,
+		"I\U000E0139\U000E0139RS Ta\U000E0139x Office":       true,  // variation selectors of the supplement
+		"Bonjour \U0001F3F4\U000E0067\U000E0062\U000E007F":   false, // a flag spelled with tag characters
+		"Heart \u2764\uFE0F":                                 false, // an emoji's variation selector
 	} {
 		if got := hiddenMarks(s); got != want {
 			t.Errorf("hiddenMarks(%q) = %v, want %v", s, got, want)

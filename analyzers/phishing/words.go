@@ -56,6 +56,11 @@ var scamPhrases = compileAll([]string{
 	`\b(withdraw(al)?|auszahlung|saque)\b`,
 	`\b(wallet\s+address|withdrawal\s+address|mining\s+balance|airdrop|whitelist)\b`,
 	`\blotter(y|ie)\b|\bsweepstakes?\b`,
+	`\bover[- ]?invoic(ed|ing)\b|\blucrative\s+(contract|deal|transaction)s?\b`,
+	`\b100\s?%\s+(risk[- ]free|safe\s+and\s+legal|legal\s+and\s+risk)|\brisk[- ]free\s+(transaction|transfer|deal|business)`,
+	`\b(in\s+my\s+private\s+capacity|my\s+private\s+e-?mail(\s+address)?|contact\s+me\s+(privately|directly\s+on\s+my))\b`,
+	`(?m)^\s*(hello|hi|good\s+day)\s+(my\s+)?dear(est)?\b|^\s*dear\s+(beloved|friend)\b|^\s*greetings\s+(to\s+you\s+)?(my\s+)?dear`,
+	`\b(after|upon)\s+hearing\s+from\s+you\b|\bawait(ing)?\s+your\s+(urgent\s+|prompt\s+|quick\s+)?(reply|response)\b|\breply\s+me\b`,
 })
 
 // minScamPhrases is how many kinds of scam phrase make the symbol; each
@@ -63,7 +68,7 @@ var scamPhrases = compileAll([]string{
 const minScamPhrases = 2
 
 // unsubscribeWords are how bulk mail offers a way out of its list.
-var unsubscribeWords = regexp.MustCompile(`(?i)\b(unsubscribe|opt[- ]out|remove yourself|abmelden|abbestellen|d[ée]sinscri|d[ée]sabonn|descadastr|cancelar\s+(a\s+)?inscri|darse\s+de\s+baja|afmelden|uitschrijven|disiscriviti)`)
+var unsubscribeWords = regexp.MustCompile(`(?i)\b(unsubscribe|opt[- ]out|remove yourself|abmelden|abbestellen|d[ée]sinscri|d[ée]sabonn|descadastr|desinscrev|cancelar\s+(a\s+)?inscri|desuscrib|darse\s+de\s+baja|afmelden|uitschrijven|disiscriviti)`)
 
 // orgWords are what a display name says to pass for an organisation or
 // its service desk rather than a person.
