@@ -127,7 +127,6 @@ func (m *learnedModel) score(x []float64) float64 {
 func (l *Local) features(r *rules, ss []string, vs []vaderScores, ruleScore float64) []float64 {
 	var valence, afinn float64
 	var nTok, nNeg, nExcl, nQuest, nValenced, nAfinn, afPos, afNeg int
-	var lower []string
 	for k, v := range vs {
 		if v.sum != 0 {
 			valence += v.sum
@@ -136,9 +135,8 @@ func (l *Local) features(r *rules, ss []string, vs []vaderScores, ruleScore floa
 		nTok += len(v.tokens)
 		nExcl += strings.Count(ss[k], "!")
 		nQuest += strings.Count(ss[k], "?")
-		lower = lower[:0]
-		for _, t := range v.tokens {
-			lower = append(lower, strings.ToLower(t))
+		lower := v.lower
+		for _, t := range lower {
 			if r.negated(t) {
 				nNeg++
 			}
@@ -194,14 +192,14 @@ func (l *Local) features(r *rules, ss []string, vs []vaderScores, ruleScore floa
 // none starts there.
 func (l *Local) afinnAt(lower []string, i int) (float64, int) {
 	w := trimPunct(lower[i])
-	if w3 := i + 2; w3 < len(lower) {
-		if v, ok := l.afinn[w+phraseJoin+trimPunct(lower[i+1])+phraseJoin+trimPunct(lower[w3])]; ok {
-			return v, 3
+	// Phrases are few: joined keys are built only at the words that start one.
+	for n := min(l.afinnStarts[w], len(lower)-i); n > 1; n-- {
+		key := w
+		for k := 1; k < n; k++ {
+			key += phraseJoin + trimPunct(lower[i+k])
 		}
-	}
-	if i+1 < len(lower) {
-		if v, ok := l.afinn[w+phraseJoin+trimPunct(lower[i+1])]; ok {
-			return v, 2
+		if v, ok := l.afinn[key]; ok {
+			return v, n
 		}
 	}
 	if v, ok := l.afinn[w]; ok {

@@ -51,9 +51,12 @@ type Local struct {
 	rules map[string]*rules
 	emoji map[rune]string
 	// afinn is the second English lexicon the learned layer reads.
-	afinn    map[string]float64
-	model    *learnedModel
-	modelErr error
+	afinn map[string]float64
+	// afinnStarts maps the first word of each AFINN phrase to the longest
+	// phrase it starts, in words.
+	afinnStarts map[string]int
+	model       *learnedModel
+	modelErr    error
 }
 
 // NewLocal builds the local model from the embedded lexicons.
@@ -76,6 +79,13 @@ func NewLocal(o LocalOptions) *Local {
 	readLexicon(supportEnglish, en.lexicon, false)
 	l.afinn = map[string]float64{}
 	readLexicon(afinnEnglish, l.afinn, false)
+	l.afinnStarts = map[string]int{}
+	for w := range l.afinn {
+		first, _, ok := strings.Cut(w, phraseJoin)
+		if n := strings.Count(w, phraseJoin) + 1; ok && n > l.afinnStarts[first] {
+			l.afinnStarts[first] = n
+		}
+	}
 	if o.Learned {
 		l.model, l.modelErr = parseLearned(learnedEnglish)
 	}

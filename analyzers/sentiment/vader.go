@@ -92,6 +92,7 @@ type vaderScores struct {
 	// valences are the per-token valences after the rules, for the
 	// sentences that drove a score.
 	tokens   []string
+	lower    []string // tokens in lower case
 	valences []float64
 	// sum is the sum of valences with punctuation emphasis, before
 	// normalisation.
@@ -229,7 +230,9 @@ func (r *rules) score(text string) vaderScores {
 	default:
 		r.butCheck(toks, sent)
 	}
-	return r.combine(text, toks, sent)
+	out := r.combine(text, toks, sent)
+	out.lower = lower
+	return out
 }
 
 func (r *rules) valence(toks, lower []string, i int, capDiff bool) float64 {
