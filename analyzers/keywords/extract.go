@@ -79,9 +79,9 @@ const (
 // words; best on short text), tfidf (every run of up to three words, by
 // count times mean TF-IDF; best on long text with many names).
 //
-// The constants of singlerank's phrase weighting were chosen on the 1,499
-// Inspec abstracts outside its test split (docs/benchmarks.md), never on
-// the evaluated sets.
+// The constants of singlerank's weighting were chosen on the 1,499 Inspec
+// abstracts outside its test split, with their uncontrolled keys, and
+// checked on SemEval2017 (docs/benchmarks.md), never on the test sets.
 func MethodOptions(method string) (Options, bool) {
 	switch method {
 	case MethodSingleRank:
@@ -252,9 +252,9 @@ type candidate struct {
 // breaks) form a graph whose edges count co-occurrences within a window;
 // PageRank, biased towards early words (PositionRank, Florescu & Caragea
 // 2017) when Position is set, ranks the words; a word's weight is its rank
-// times its IDF over recent mail; a phrase scores the sum of its words',
-// times what its first position, count and length earn it (Lead, Repeat,
-// OneWord).
+// (to the power RankPower) times its IDF over recent mail; a phrase scores
+// the sum of its words', times what its first position, count and length
+// earn it (Lead, Repeat, OneWord).
 func (x *Extractor) Extract(text string, df DF, max int) []Keyword {
 	return x.extract(x.tokenize(text), df, max)
 }

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestUncontrolled checks that the controlled terms LIAAD appends to an
+// Inspec key list, in alphabetical order, are dropped and the
+// uncontrolled keys before them kept.
+func TestUncontrolled(t *testing.T) {
+	tests := []struct {
+		name       string
+		keys, want []string
+	}{
+		{"unsorted keys then sorted terms",
+			[]string{"sliding mode control", "fast output sampling", "discrete output feedback", "control system synthesis", "Feedback", "variable  structure systems"},
+			[]string{"sliding mode control", "fast output sampling", "discrete output feedback"}},
+		{"the last key sorting before the terms goes with them",
+			[]string{"weld quality", "arc welding", "gas-metal arc", "process control"},
+			[]string{"weld quality"}},
+		{"all sorted leaves nothing", []string{"a", "b", "c"}, []string{}},
+		{"one key", []string{"a"}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := uncontrolled(tt.keys); !slices.Equal(got, tt.want) {
+				t.Errorf("uncontrolled(%q) = %q, want %q", tt.keys, got, tt.want)
+			}
+		})
+	}
+}
