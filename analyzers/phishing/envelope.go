@@ -138,8 +138,12 @@ func largeAmount(text string) string {
 
 var moneyWords = regexp.MustCompile(`(?i)\b(usd|eur|gbp|euros?|dollars?|d[óo]lares|reais|pounds|million|milh[õo]es|millones|millionen)\b`)
 
-// judgeStructure adds the symbols of how the message's body is built.
+// judgeStructure adds the symbols of how the message's body is built and
+// which program says it built it.
 func (a *Analyzer) judgeStructure(f *finding, m *analyzers.Message) {
+	if x := strings.TrimSpace(m.Header.Get("X-Mailer")); x != "" && madeUpMailer(x) {
+		f.add(MailerMadeUp, short(x))
+	}
 	ct := strings.ToLower(strings.TrimSpace(m.Header.Get("Content-Type")))
 	// One leaf, "1": the alternative holds a single body and no second
 	// one ("2"), nor a multipart of its own (an HTML body with its
@@ -209,4 +213,51 @@ func wordSet(s string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// madeUpMailer says whether an X-Mailer field names no program: no letter
+// at all ("2"), or one token a program made up
+// ("6A2cY8ZOjVYHR4D1ZbWvMVkwA"). Mail programs write their name and
+// version ("Microsoft Outlook 16.0", "PHPMailer 6.9.1"); bulk senders
+// fill the field with noise so that filters cannot learn it.
+func madeUpMailer(x string) bool {
+	if !strings.ContainsFunc(x, unicode.IsLetter) {
+		return true
+	}
+	return !strings.ContainsAny(x, " \t") && len(x) >= 16 && machineMade(x)
+}
+
+// judgeLinkRecipient adds LinkRecipient when a link that leads off the
+// sender's domain carries a recipient's address as written: a tracker that
+// tells the sender which address works. Unsubscribe links carry it for a
+// reason and do not count.
+func (a *Analyzer) judgeLinkRecipient(f *finding, m *analyzers.Message, off []judged) {
+	if len(off) == 0 {
+		return
+	}
+	var addrs []string
+	for _, l := range [][]*mail.Address{m.Header.To, m.Header.Cc} {
+		for _, ad := range l {
+			if strings.Contains(ad.Address, "@") {
+				addrs = append(addrs, strings.ToLower(ad.Address))
+			}
+		}
+	}
+	for _, v := range m.Header.Values("Delivered-To") {
+		if v = strings.ToLower(strings.TrimSpace(v)); strings.Contains(v, "@") {
+			addrs = append(addrs, v)
+		}
+	}
+	for _, l := range off {
+		u := strings.ToLower(l.URL)
+		if strings.Contains(u, "unsub") || strings.Contains(u, "opt-out") || strings.Contains(u, "optout") {
+			continue
+		}
+		for _, ad := range addrs {
+			if strings.Contains(u, ad) || strings.Contains(u, strings.Replace(ad, "@", "%40", 1)) {
+				f.add(LinkRecipient, l.h.display)
+				return
+			}
+		}
+	}
 }

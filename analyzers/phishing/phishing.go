@@ -24,6 +24,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mtibben/confusables"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 	"golang.org/x/net/idna"
@@ -88,6 +89,8 @@ const (
 	AltOne              = "PHISH_MIME_ALT_ONE"
 	AltMismatch         = "PHISH_ALT_MISMATCH"
 	Forwarded           = "PHISH_FORWARDED"
+	MailerMadeUp        = "PHISH_MAILER_MADE_UP"
+	LinkRecipient       = "PHISH_LINK_RCPT_ADDRESS"
 )
 
 // defaultScores: a look-alike domain or a link whose text lies about its
@@ -144,6 +147,8 @@ var defaultScores = map[string]float64{
 	RecipientMass:       2,
 	AltOne:              1.5,
 	AltMismatch:         2,
+	MailerMadeUp:        1.5,
+	LinkRecipient:       1.5,
 	// Only marks that a forwarded message was judged; its findings carry
 	// their own scores.
 	Forwarded: 0,
@@ -413,6 +418,7 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 	a.judgeInfrastructure(&f, m, from, fromDom, own, links)
 	a.judgeEnvelope(&f, m, from, fromDom)
 	a.judgeStructure(&f, m)
+	a.judgeLinkRecipient(&f, m, offDomain)
 	a.judgeForwarded(&f, m, own)
 
 	var r analyzers.Result
@@ -961,6 +967,7 @@ func hidesText(style string) bool {
 var credentialPhrases = newPhrase(`(?i)` + strings.Join([]string{
 	`\b(verify|confirm|validate|update|reactivate|restore|unlock|secure|re-?activate)\s+(your|the|this)\s+(account|identity|e-?mail|information|details|wallet|mailbox|payment|billing|card|password|login|access)`,
 	`\b(account|mailbox|wallet|card|profile|access)\b[^.\n]{0,40}\b(suspend|lock|limit|disabl|deactivat|restrict|terminat|on hold|block|clos|expir|delet)`,
+	`\b(limited|locked|suspended|restricted|disabled|blocked|frozen)\s+(account|wallet|card)\b`,
 	`\b(unusual|suspicious|unauthori[sz]ed|unrecogni[sz]ed)\s+(sign[- ]?in|log[- ]?in|activity|access|transaction|attempt)`,
 	`\bpassword\s+(will\s+)?(expire|reset|change)`,
 	`\b(re-?enter|enter|provide)\s+your\s+(password|credentials|login|pin|card)`,
@@ -995,6 +1002,7 @@ var lurePhrases = newPhrase(`(?i)` + strings.Join([]string{
 	`\b(premio|ganador|regalo|gratis|sorpresa)\b`,
 	`\b(gagnant|cadeau|gratuit|f[ée]licitations|colis)\b`,
 	`\b(gewonnen|winnaar|cadeau)\b`,
+	`\b(viagra|cialis|levitra|online\s+pharmacy)\b`,
 	`\blooking\s+for\s+(a\s+)?(lover|sex|hook-?up|fling|affair)|\bsex\s*-?dat(e|es|ing)\b|\b(lonely|horny)\s+(wom[ae]n|girls|housewi|singles|milf)|\b(nude|naked|naakt|nackt|nua)\s*-?(foto|photo|pic|bild)|\bnaaktfoto|\bnacktbild|\bfotos?\s+(nuas|[íi]ntimas)`,
 }, "|"))
 
@@ -1113,10 +1121,15 @@ func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Addr
 			f.add(ObfuscatedHeader, "from name: "+short(name))
 		}
 	}
+	// Disguising the very words filters look for (a brand's name, "account
+	// locked") is no accident of style: the symbol then counts more.
 	if obfuscated(h.Subject) {
 		f.add(ObfuscatedHeader, "subject: "+short(h.Subject))
+		if hit := hiddenCredential(h.Subject); hit != "" {
+			f.addScore(ObfuscatedHeader, disguisedWordsExtra, "reads: "+hit)
+		}
 	} else if w := a.disguisedBrand(h.Subject); w != "" {
-		f.add(ObfuscatedHeader, "subject: "+w)
+		f.addScore(ObfuscatedHeader, disguisedWordsExtra, "subject: "+w)
 	}
 	subj := strings.ToLower(h.Subject)
 	for _, l := range [][]*mail.Address{h.To, h.Cc} {
@@ -1324,6 +1337,55 @@ func hiddenMarks(s string) bool {
 		}
 	}
 	return false
+}
+
+// disguisedWordsExtra is added to ObfuscatedHeader when what the
+// disguise hides is a brand's name or a credential phrase.
+const disguisedWordsExtra = 2
+
+// hiddenCredential returns the credential phrase a disguised header reads
+// as once its disguise is taken off, or "".
+func hiddenCredential(s string) string {
+	plain := plainHeader(s)
+	if hit := credentialPhrases.re.FindString(plain); hit != "" {
+		return hit
+	}
+	return ""
+}
+
+// plainHeader is a header text as the reader sees it: marks and invisible
+// characters between the letters dropped, look-alike and mathematical
+// letters read as the Latin letters they imitate, letters spaced out
+// joined into their word; lower-cased.
+func plainHeader(s string) string {
+	var sb strings.Builder
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Mn, r) || invisible(r) || r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF:
+			continue
+		case r > unicode.MaxASCII && unicode.IsLetter(r):
+			if sk := confusables.Skeleton(string(r)); len(sk) == 1 && sk[0] < utf8.RuneSelf {
+				r = rune(sk[0])
+			}
+		}
+		sb.WriteRune(unicode.ToLower(r))
+	}
+	var out []string
+	fields := strings.Fields(sb.String())
+	for i := 0; i < len(fields); {
+		j := i
+		for j < len(fields) && utf8.RuneCountInString(fields[j]) == 1 {
+			j++
+		}
+		if j-i >= 3 {
+			out = append(out, strings.Join(fields[i:j], ""))
+			i = j
+			continue
+		}
+		out = append(out, fields[i])
+		i++
+	}
+	return strings.Join(out, " ")
 }
 
 // invisible says whether r is a character that shows nothing and has no

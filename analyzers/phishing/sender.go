@@ -110,9 +110,17 @@ func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *m
 		}
 		if hit := unsubscribeWords.FindString(text); hit != "" {
 			f.add(BulkNoUnsubscribe, strings.ToLower(hit))
+			// Sent to hidden recipients by Bcc: a mass mailing by hand.
+			if from != nil && hiddenRecipients(h, from) {
+				f.addScore(BulkNoUnsubscribe, bulkHiddenExtra, "recipients hidden")
+			}
 		}
 	}
 }
+
+// bulkHiddenExtra is added to BulkNoUnsubscribe when the bulk mail names
+// none of its recipients.
+const bulkHiddenExtra = 1.5
 
 // validMailDomain says whether a mail domain is one the internet can
 // deliver to: host-name characters, and a top-level domain that is
@@ -248,7 +256,13 @@ func hasEmoji(s string) bool {
 // large mailbox providers require of bulk senders since 2024), or the
 // fields mailing-list software adds.
 func listMail(h *analyzers.Header) bool {
-	for _, k := range []string{"List-Unsubscribe", "List-Id", "List-Post", "List-Help", "Mailing-List", "X-Mailing-List"} {
+	// List-Unsubscribe counts only with an address to unsubscribe at
+	// (RFC 2369: a mailto: or web URI in angle brackets); bulk mail that
+	// fakes the field writes anything there.
+	if v := strings.ToLower(h.Get("List-Unsubscribe")); strings.Contains(v, "<mailto:") || strings.Contains(v, "<http") {
+		return true
+	}
+	for _, k := range []string{"List-Id", "List-Post", "List-Help", "Mailing-List", "X-Mailing-List"} {
 		if h.Get(k) != "" {
 			return true
 		}

@@ -51,7 +51,7 @@ var scamPhrases = compileAll([]string{
 	`\b(business|investment)\s+(proposal|collaboration|partnership|opportunity)\b|\bproposta\s+de\s+neg[óo]cio`,
 	`\b(transfer|release|remit)\s+(of\s+)?(the\s+|this\s+)?(fund|funds|sum|money|payment)\b`,
 	`\d+\s?%\s+of\s+the\s+(total\s+)?(fund|sum|money|amount)`,
-	`\bstrictly\s+confidential\b|\bmutual\s+benefit\b`,
+	`\bstrict(ly)?\s+confiden(tial|ce)\b|\bmutual\s+benefit\b`,
 	`\b(bitcoin|btc|usdt|ethereum|crypto\s?currenc(y|ies)|kryptow[äa]hrung(en)?|criptomoeda|criptomoneda)s?\b`,
 	`\b(withdraw(al)?|auszahlung|saque)\b`,
 	`\b(wallet\s+address|withdrawal\s+address|mining\s+balance|airdrop|whitelist)\b`,
