@@ -446,3 +446,46 @@ func TestReplayedResultOfReportedMailMakesNoSecondReport(t *testing.T) {
 		return err == nil
 	})
 }
+
+// A report JetStream refuses to store keeps its results unacknowledged, and
+// is stored once REPORTS takes it again: never acknowledged without a
+// report, never reported twice.
+func TestRefusedReportIsRetriedNotLost(t *testing.T) {
+	a := fn{"a", func(context.Context, *analyzers.Message) (analyzers.Result, error) { return analyzers.Result{}, nil }}
+	h := runPipeline(t, DefaultWorker(), a)
+	ctx := context.Background()
+	stream, err := h.conn.JS.Stream(ctx, StreamReports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stream.CachedInfo().Config
+	refusing := cfg
+	refusing.MaxMsgSize = 16
+	if _, err := h.conn.JS.UpdateStream(ctx, refusing); err != nil {
+		t.Fatal(err)
+	}
+	id := h.publish(t, "refused", mailBytes("hello", "x"))
+	h.noMore(t, 2*time.Second)
+	cons, err := h.conn.JS.Consumer(ctx, StreamResults, ConsumerReporter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 1 {
+		t.Fatalf("reporter holds %d results unacknowledged while its report is refused, want 1", info.NumAckPending)
+	}
+	if _, err := h.conn.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.next(t); r.ID != id {
+		t.Fatalf("report for %s, want %s", r.ID, id)
+	}
+	h.noMore(t, time.Second)
+	waitFor(t, "the result acknowledged", 5*time.Second, func() bool {
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumAckPending == 0
+	})
+}

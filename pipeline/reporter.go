@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/encoding/json"
 
 	"github.com/mailsift/mailsift/analyzers"
 	"github.com/mailsift/mailsift/report"
@@ -63,6 +63,8 @@ type Reporter struct {
 	// done remembers recently completed ids, so a late duplicate result
 	// (a redelivery) is acknowledged instead of opening a new join.
 	done *recentSet
+	// settling counts the reports waiting for their acknowledgement.
+	settling sync.WaitGroup
 }
 
 type join struct {
@@ -71,6 +73,9 @@ type join struct {
 	msgs    []jetstream.Msg
 	first   time.Time
 	touched time.Time // last in-progress ack
+	// storing is set while the report is on its way to REPORTS; results
+	// arriving meanwhile (redeliveries) are acknowledged with the rest.
+	storing bool
 }
 
 // NewReporter returns a reporter expecting a result from each of the named
@@ -112,6 +117,7 @@ func (r *Reporter) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reporter: consume: %w", err)
 	}
+	defer r.settling.Wait()
 	defer cc.Stop()
 	tick := time.NewTicker(min(r.cfg.ReportTimeout/4, r.ackWait()/3, 5*time.Second))
 	defer tick.Stop()
@@ -164,8 +170,11 @@ func (r *Reporter) handle(ctx context.Context, m jetstream.Msg) {
 		j = &join{env: env, results: map[string]analyzers.Result{}, first: time.Now(), touched: time.Now()}
 		r.pending[rm.ID] = j
 	}
-	j.results[rm.Analyzer] = rm.Result
 	j.msgs = append(j.msgs, m)
+	if j.storing {
+		return
+	}
+	j.results[rm.Analyzer] = rm.Result
 	if j.complete(r.expected) {
 		r.finish(ctx, rm.ID, j)
 	}
@@ -187,6 +196,13 @@ func (r *Reporter) expire(ctx context.Context) {
 	defer r.mu.Unlock()
 	now := time.Now()
 	for id, j := range r.pending {
+		if j.storing {
+			continue
+		}
+		if j.complete(r.expected) {
+			r.finish(ctx, id, j) // its earlier store failed
+			continue
+		}
 		if now.Sub(j.first) < r.cfg.ReportTimeout {
 			if now.Sub(j.touched) >= r.ackWait()/3 {
 				for _, m := range j.msgs {
@@ -206,8 +222,9 @@ func (r *Reporter) expire(ctx context.Context) {
 	}
 }
 
-// finish stores the report and only then acknowledges its results. Called
-// with r.mu held.
+// finish sends the report to REPORTS without waiting; settle acknowledges
+// its results once JetStream has it. Called with r.mu held, so the next
+// results are read while the report is being stored.
 func (r *Reporter) finish(ctx context.Context, id string, j *join) {
 	results := make([]analyzers.Result, 0, len(j.results))
 	for _, res := range j.results {
@@ -219,12 +236,41 @@ func (r *Reporter) finish(ctx context.Context, id string, j *join) {
 		r.log.Error("reporter: encode report", "id", id, "err", err)
 		return
 	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := r.conn.JS.Publish(pctx, SubjectReportPrefix+string(rep.Verdict), b, jetstream.WithMsgID(id)); err != nil {
-		// Leave the join pending: the next result or the expiry tick tries
-		// again, and if this process dies the results come back unacked.
+	fut, err := r.conn.JS.PublishAsync(SubjectReportPrefix+string(rep.Verdict), b, jetstream.WithMsgID(id))
+	if err != nil {
+		// Leave the join pending: the expiry tick tries again, and if this
+		// process dies the results come back unacked.
 		r.log.Warn("reporter: store report failed; will retry", "id", id, "err", err)
+		return
+	}
+	j.storing = true
+	r.settling.Add(1)
+	go r.settle(ctx, id, j, fut, rep)
+}
+
+// settle waits for the report's acknowledgement, then acknowledges the
+// results it was made of. Until then they stay unacknowledged, which is what
+// makes a report survive a reporter killed at any point.
+func (r *Reporter) settle(ctx context.Context, id string, j *join, fut jetstream.PubAckFuture, rep report.Report) {
+	defer r.settling.Done()
+	timeout := time.NewTimer(pubAckTimeout)
+	defer timeout.Stop()
+	var err error
+	select {
+	case <-fut.Ok():
+	case err = <-fut.Err():
+	case <-timeout.C:
+		err = fmt.Errorf("no acknowledgement within %s", pubAckTimeout)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	j.storing = false
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("reporter: store report failed; will retry", "id", id, "err", err)
+		}
 		return
 	}
 	for _, m := range j.msgs {

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"container/list"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/encoding/json"
 
 	"github.com/mailsift/mailsift/analyzers"
 	"github.com/mailsift/mailsift/report"
@@ -113,6 +114,22 @@ type Worker struct {
 	log       *slog.Logger
 }
 
+// analyzerMetrics are one analyzer's series, looked up once: finding a
+// series by its labels on every delivery is a measurable share of a cheap
+// analysis.
+type analyzerMetrics struct {
+	deliveries, redeliveries prometheus.Counter
+	seconds                  prometheus.Observer
+}
+
+func (w *Worker) metricsFor(name string) analyzerMetrics {
+	return analyzerMetrics{
+		deliveries:   w.metrics.Deliveries.WithLabelValues(name),
+		redeliveries: w.metrics.Redeliveries.WithLabelValues(name),
+		seconds:      w.metrics.AnalyzerSeconds.WithLabelValues(name),
+	}
+}
+
 // NewWorker returns a worker for the given analyzers. Setup must have
 // created their consumers. m may be nil.
 func NewWorker(conn *Conn, cfg WorkerConfig, as []analyzers.Analyzer, m *Metrics, log *slog.Logger) *Worker {
@@ -140,7 +157,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			return fmt.Errorf("worker %s: consumer %s: %w", a.Name(), ConsumerFor(a.Name()), err)
 		}
 		sem := make(chan struct{}, max(w.cfg.Concurrency, 1))
-		a := a
+		a, am := a, w.metricsFor(a.Name())
 		// A small prefetch: with the library's default of 500, messages wait
 		// in the client's buffer past their ack wait and come back twice.
 		cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -148,7 +165,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				w.handle(ctx, a, m)
+				w.handle(ctx, a, am, m)
 			}()
 		}, jetstream.PullMaxMessages(max(w.cfg.Concurrency*2, 4)),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -169,7 +186,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.Msg) {
+func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, am analyzerMetrics, m jetstream.Msg) {
 	md, err := m.Metadata()
 	if err != nil {
 		w.log.Error("message without metadata", "analyzer", a.Name(), "err", err)
@@ -179,9 +196,9 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.M
 	id := h.Get(HeaderMsgID)
 	log := w.log.With("id", id, "analyzer", a.Name(), "delivery", md.NumDelivered)
 	deliveries := int(md.NumDelivered)
-	w.metrics.Deliveries.WithLabelValues(a.Name()).Inc()
+	am.deliveries.Inc()
 	if deliveries > 1 {
-		w.metrics.Redeliveries.WithLabelValues(a.Name()).Inc()
+		am.redeliveries.Inc()
 	}
 
 	// Keep the message while the analysis runs, however long that takes.
@@ -218,7 +235,7 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.M
 		actx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 		start := time.Now()
 		res, err = analyzers.Run(actx, a, p.msg)
-		w.metrics.AnalyzerSeconds.WithLabelValues(a.Name()).Observe(time.Since(start).Seconds())
+		am.seconds.Observe(time.Since(start).Seconds())
 		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
 		cancel()
 		if ctx.Err() != nil {
@@ -243,7 +260,7 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, m jetstream.M
 			return
 		}
 	}
-	if err := w.publishResult(ctx, a.Name(), id, p.env, res, deliveries); err != nil {
+	if err := w.publishResult(ctx, a.Name(), id, p.envelopeJSON(), res, deliveries); err != nil {
 		log.Warn("publish result failed; message will be retried", "err", err)
 		_ = m.NakWithDelay(w.cfg.retryDelay(deliveries))
 		return
@@ -285,7 +302,12 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, a analyzers.Analyze
 	}
 	w.metrics.DeadLetters.WithLabelValues(a.Name()).Inc()
 	res := analyzers.Failed(a.Name(), st, cause)
-	if err := w.publishResult(ctx, a.Name(), id, env, res, n); err != nil {
+	envJSON, err := json.Marshal(env)
+	if err != nil {
+		log.Error("encode envelope", "err", err)
+		return
+	}
+	if err := w.publishResult(ctx, a.Name(), id, envJSON, res, n); err != nil {
 		log.Warn("publish result failed; message will be retried", "err", err)
 		_ = m.NakWithDelay(w.cfg.retryDelay(n))
 		return
@@ -294,14 +316,50 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, a analyzers.Analyze
 	_ = m.Ack()
 }
 
-func (w *Worker) publishResult(ctx context.Context, analyzer, id string, env report.Envelope, res analyzers.Result, deliveries int) error {
+// publishResult stores a ResultMessage. env is the envelope already in
+// JSON: it is the same for every analyzer of a message, so it is encoded
+// once per message, not once per result.
+func (w *Worker) publishResult(ctx context.Context, analyzer, id string, env []byte, res analyzers.Result, deliveries int) error {
 	res.Analyzer = analyzer
-	rm := ResultMessage{ID: id, Analyzer: analyzer, Result: res, Envelope: env, Deliveries: deliveries}
-	if err := w.publishJSON(ctx, SubjectResultPrefix+analyzer, id+"."+analyzer, rm); err != nil {
+	b, err := encodeResultMessage(id, analyzer, res, env, deliveries)
+	if err != nil {
+		return err
+	}
+	if err := w.publish(ctx, SubjectResultPrefix+analyzer, id+"."+analyzer, b); err != nil {
 		return err
 	}
 	w.metrics.Results.WithLabelValues(analyzer, string(res.Status)).Inc()
 	return nil
+}
+
+// encodeResultMessage writes what json.Marshal(ResultMessage{...}) would,
+// splicing in the envelope's JSON as it is: an encoder checks a
+// json.RawMessage field byte by byte, which would cost what it saves.
+func encodeResultMessage(id, analyzer string, res analyzers.Result, env []byte, deliveries int) ([]byte, error) {
+	rb, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	ib, err := json.Marshal(id)
+	if err != nil {
+		return nil, err
+	}
+	ab, err := json.Marshal(analyzer)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(rb)+len(env)+len(ib)+len(ab)+64)
+	b = append(b, `{"id":`...)
+	b = append(b, ib...)
+	b = append(b, `,"analyzer":`...)
+	b = append(b, ab...)
+	b = append(b, `,"result":`...)
+	b = append(b, rb...)
+	b = append(b, `,"envelope":`...)
+	b = append(b, env...)
+	b = append(b, `,"deliveries":`...)
+	b = strconv.AppendInt(b, int64(deliveries), 10)
+	return append(b, '}'), nil
 }
 
 func (w *Worker) publishJSON(ctx context.Context, subject, msgID string, v any) error {
@@ -309,9 +367,13 @@ func (w *Worker) publishJSON(ctx context.Context, subject, msgID string, v any) 
 	if err != nil {
 		return err
 	}
+	return w.publish(ctx, subject, msgID, b)
+}
+
+func (w *Worker) publish(ctx context.Context, subject, msgID string, b []byte) error {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, err = w.conn.JS.Publish(pctx, subject, b, jetstream.WithMsgID(msgID))
+	_, err := w.conn.JS.Publish(pctx, subject, b, jetstream.WithMsgID(msgID))
 	return err
 }
 
@@ -366,6 +428,19 @@ type parsed struct {
 	msg *analyzers.Message
 	env report.Envelope
 	err error
+
+	envOnce sync.Once
+	envJSON []byte
+}
+
+// envelopeJSON encodes the envelope the first time a result needs it. An
+// envelope is plain data; if it ever failed to encode, the reporter would
+// drop the result as unreadable and the report would time out, loudly.
+func (p *parsed) envelopeJSON() []byte {
+	p.envOnce.Do(func() {
+		p.envJSON, _ = json.Marshal(p.env)
+	})
+	return p.envJSON
 }
 
 func (w *Worker) parse(ctx context.Context, m jetstream.Msg, id string, h nats.Header, md *jetstream.MsgMetadata) (*parsed, error) {
@@ -393,22 +468,30 @@ func (w *Worker) parse(ctx context.Context, m jetstream.Msg, id string, h nats.H
 }
 
 // keepAlive tells JetStream every interval that the message is still being
-// worked on, until the returned stop is called.
+// worked on, until the returned stop is called. A timer, not a goroutine:
+// nearly every analysis ends long before the first tick, and a goroutine
+// with a ticker per delivery costs more than many analyses do.
 func keepAlive(m jetstream.Msg, every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = m.InProgress()
-			}
+	var mu sync.Mutex
+	var t *time.Timer
+	stopped := false
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { close(done) }
+		_ = m.InProgress()
+		t.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 // parseCache shares one parse of a message between the analyzers of a
