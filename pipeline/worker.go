@@ -194,7 +194,11 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, am analyzerMe
 	}
 	h := m.Headers()
 	id := h.Get(HeaderMsgID)
-	log := w.log.With("id", id, "analyzer", a.Name(), "delivery", md.NumDelivered)
+	// Built only when there is something to say: most deliveries log
+	// nothing, and a logger with attributes costs more than some analyses.
+	log := sync.OnceValue(func() *slog.Logger {
+		return w.log.With("id", id, "analyzer", a.Name(), "delivery", md.NumDelivered)
+	})
 	deliveries := int(md.NumDelivered)
 	am.deliveries.Inc()
 	if deliveries > 1 {
@@ -210,7 +214,7 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, am analyzerMe
 	// limit it is recorded as failed without running the analyzer again.
 	if deliveries > w.cfg.MaxDeliveries && deliveries-1-w.deferrals(ctx, id, a.Name()) >= w.cfg.MaxDeliveries {
 		env := report.Envelope{ID: id, Mailbox: h.Get(HeaderMailbox), UIDL: h.Get(HeaderUIDL)}
-		w.fail(ctx, log, a, m, md, id, env, analyzers.StatusError,
+		w.fail(ctx, log(), a, m, md, id, env, analyzers.StatusError,
 			fmt.Errorf("no result after %d attempts: the worker handling it stopped each time", deliveries-1))
 		return
 	}
@@ -219,7 +223,7 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, am analyzerMe
 	// that cannot start (a body missing from the object store) is retried.
 	p, err := w.cache.get(id, func() (*parsed, error) { return w.parse(ctx, m, id, h, md) })
 	if err != nil {
-		w.retryOrFail(ctx, log, a, m, md, id, report.Envelope{ID: id, Mailbox: h.Get(HeaderMailbox)},
+		w.retryOrFail(ctx, log(), a, m, md, id, report.Envelope{ID: id, Mailbox: h.Get(HeaderMailbox)},
 			analyzers.StatusError, err)
 		return
 	}
@@ -245,23 +249,23 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, am analyzerMe
 		}
 		switch {
 		case err != nil && timedOut:
-			w.retryOrFail(ctx, log, a, m, md, id, p.env, analyzers.StatusTimeout,
+			w.retryOrFail(ctx, log(), a, m, md, id, p.env, analyzers.StatusTimeout,
 				fmt.Errorf("no answer within %s: %w", w.cfg.Timeout, err))
 			return
 		case err != nil:
-			w.retryOrFail(ctx, log, a, m, md, id, p.env, analyzers.StatusError, err)
+			w.retryOrFail(ctx, log(), a, m, md, id, p.env, analyzers.StatusError, err)
 			return
 		case res.Status == analyzers.StatusDeferred && time.Since(md.Timestamp) < w.cfg.MaxDefer:
 			// A spent quota is not the message's fault: it waits without
 			// using up an attempt, until max_defer after it arrived.
-			w.addDeferral(ctx, log, id, a.Name())
-			log.Info("analysis deferred", "reason", res.Error, "retry_in", w.cfg.DeferDelay)
+			w.addDeferral(ctx, log(), id, a.Name())
+			log().Info("analysis deferred", "reason", res.Error, "retry_in", w.cfg.DeferDelay)
 			_ = m.NakWithDelay(w.cfg.DeferDelay)
 			return
 		}
 	}
 	if err := w.publishResult(ctx, a.Name(), id, p.envelopeJSON(), res, deliveries); err != nil {
-		log.Warn("publish result failed; message will be retried", "err", err)
+		log().Warn("publish result failed; message will be retried", "err", err)
 		_ = m.NakWithDelay(w.cfg.retryDelay(deliveries))
 		return
 	}
