@@ -30,7 +30,8 @@ func TestCorpus(t *testing.T) {
 		"p13-safelinks-wrapped-ip.eml":   {LinkIP},
 		"p14-userinfo.eml":               {LinkUserinfo, LinkIP, LinkTextMismatch},
 		"p15-obfuscated-subject.eml":     {ObfuscatedHeader, DisplayNameBrand},
-		"p16-forwarded-phish.eml":        {LinkTextMismatch},
+		"p16-forwarded-phish.eml":        {LinkTextMismatch, Forwarded},
+		"p17-forwarded-inline-brand.eml": {Forwarded, DisplayNameBrand, ReplyToFreemail},
 	}
 	a := mustNew(t, DefaultConfig())
 	phish := corpusFiles(t, "testdata/phish")

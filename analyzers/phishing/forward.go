@@ -69,11 +69,28 @@ var mailAddress = regexp.MustCompile(`[A-Za-z0-9._%+'-]+@[A-Za-z0-9](?:[A-Za-z0-
 // recipients and a subject. Each becomes a message with those header
 // fields and the text below the block as its body.
 func inlineForwards(text string, max int) []*analyzers.Message {
+	out, _ := quotedBlocks(text, max)
+	return out
+}
+
+// ownText is the part of text above the first quoted header block: what
+// the sender wrote, not what they forwarded or replied to.
+func ownText(text string) string {
+	if _, at := quotedBlocks(text, 1); at >= 0 {
+		return text[:at]
+	}
+	return text
+}
+
+// quotedBlocks returns the messages of at most max quoted header blocks
+// of text and the byte offset where the first one starts (-1: none).
+func quotedBlocks(text string, max int) ([]*analyzers.Message, int) {
 	if max <= 0 || !strings.Contains(text, ":") {
-		return nil
+		return nil, -1
 	}
 	lines := strings.Split(text, "\n")
 	var out []*analyzers.Message
+	first := -1
 	for i := 0; i < len(lines) && len(out) < max; i++ {
 		k, v, ok := fieldLine(lines[i])
 		if !ok || k != "from" {
@@ -115,10 +132,16 @@ func inlineForwards(text string, max int) []*analyzers.Message {
 				break
 			}
 		}
+		if first < 0 {
+			first = 0
+			for _, l := range lines[:i] {
+				first += len(l) + 1
+			}
+		}
 		out = append(out, quotedMessage(fields, strings.Join(lines[j:end], "\n")))
 		i = end - 1
 	}
-	return out
+	return out, first
 }
 
 // fieldLine reads a line as a field of an inline header block.

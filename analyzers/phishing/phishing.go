@@ -142,7 +142,7 @@ var defaultScores = map[string]float64{
 	EmojiName:         1,
 	RecipientNameLink: 3,
 
-	FreemailUndisclosed: 1.5,
+	FreemailUndisclosed: 2,
 	MoneyFreemail:       2,
 	RecipientMass:       2,
 	AltOne:              1.5,

@@ -104,23 +104,17 @@ func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *m
 	}
 
 	if len(links) > 0 && !listMail(h) {
-		text := h.Subject + "\n" + m.Text
+		// An unsubscribe line in a forwarded or quoted mail is that mail's,
+		// whose List-Unsubscribe the forward does not carry.
+		text := h.Subject + "\n" + ownText(m.Text)
 		if m.HTML != "" {
 			text += "\n" + analyzers.HTMLText(m.HTML)
 		}
 		if hit := unsubscribeWords.FindString(text); hit != "" {
 			f.add(BulkNoUnsubscribe, strings.ToLower(hit))
-			// Sent to hidden recipients by Bcc: a mass mailing by hand.
-			if from != nil && hiddenRecipients(h, from) {
-				f.addScore(BulkNoUnsubscribe, bulkHiddenExtra, "recipients hidden")
-			}
 		}
 	}
 }
-
-// bulkHiddenExtra is added to BulkNoUnsubscribe when the bulk mail names
-// none of its recipients.
-const bulkHiddenExtra = 1.5
 
 // validMailDomain says whether a mail domain is one the internet can
 // deliver to: host-name characters, and a top-level domain that is
