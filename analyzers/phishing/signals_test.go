@@ -223,6 +223,72 @@ func TestSignals(t *testing.T) {
 			raw:     "From: MAILER-DAEMON@mx.mailbox.example\r\nTo: kim@mailbox.example\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=r\r\n\r\n--r\r\nContent-Type: text/plain\r\n\r\nhost said: see http://203.0.113.25/postmaster\r\n--r\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\n--r--\r\n",
 			notWant: []string{LinkIP},
 		},
+		{
+			name:    "a stranger on freemail writing to hidden recipients about a fortune",
+			raw:     text("Kristle <rasezvah@gmail.com>", "Your transfer", "The main thing is to have time to withdraw your 25,371$", "Reply-To: k.h@outlook.com\r\n"),
+			want:    []string{MoneyFreemail},
+			notWant: []string{FreemailUndisclosed},
+		},
+		{
+			name: "freemail to undisclosed recipients",
+			raw:  strings.Replace(text("Cato <seeronero663@gmail.com>", "Withdrawal error", "see the file"), "To: kim@mailbox.example", "To: undisclosed-recipients:;", 1),
+			want: []string{FreemailUndisclosed},
+		},
+		{
+			name:    "a company's price list is no freemail fortune",
+			raw:     text("Sales <sales@shop.example>", "Quote", "The machine costs €12,500 plus VAT."),
+			notWant: []string{MoneyFreemail},
+		},
+		{
+			name: "a crowd of recipients on many domains",
+			raw: "From: Ether <d@icloud.com>\r\nTo: " + func() string {
+				var l []string
+				for _, d := range strings.Fields("a b c d e f g h i j k l m n o p q r s t u v") {
+					l = append(l, "x@"+d+".example")
+				}
+				return strings.Join(l, ", ")
+			}() + "\r\nSubject: hi\r\n\r\nhello",
+			want: []string{RecipientMass},
+		},
+		{
+			name: "an alternative with one body, a made-up X-Mailer, the address in a tracker",
+			raw: "From: Planos <renata@e.planos.example>\r\n" + hdr + "X-Mailer: 6A2cY8ZOjVYHR4D1ZbWvMVkwA\r\nSubject: Cotacao\r\nMIME-Version: 1.0\r\n" +
+				"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n" +
+				`<a href="http://trk.other.example/?s1=kim@mailbox.example">Clique</a>` + "\r\n--b--\r\n",
+			want: []string{AltOne, MailerMadeUp, LinkRecipient},
+		},
+		{
+			name: "plain and HTML alternatives telling different stories",
+			raw: "From: Clinic <fs@host.example>\r\n" + hdr + "Subject: Report\r\nMIME-Version: 1.0\r\n" +
+				"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n" +
+				"A new document is now available in your patient portal. To view it please log into the portal using the link below and select the contact section of the practice website today\r\n" +
+				"--b\r\nContent-Type: text/html\r\n\r\n<p>Action required: our records show undeclared cryptocurrency gains which may be liable for taxation; contact us to generate a free tax report through our partner or face penalties and prosecution</p>\r\n--b--\r\n",
+			want: []string{AltMismatch},
+		},
+		{
+			name: "alternatives that say the same",
+			raw: "From: News <n@shop.example>\r\n" + hdr + "Subject: News\r\nMIME-Version: 1.0\r\n" +
+				"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n" +
+				"Our winter collection is here: warm coats, wool scarves and boots for every weather, with free delivery on orders over fifty euros until Sunday evening\r\n" +
+				"--b\r\nContent-Type: text/html\r\n\r\n<p>Our <b>winter collection</b> is here: warm coats, wool scarves and boots for every weather, with free delivery on orders over fifty euros until Sunday evening</p>\r\n--b--\r\n",
+			notWant: []string{AltMismatch, AltOne},
+		},
+		{
+			name: "a quoted encoded-word display name with invisible characters",
+			raw:  "From: \"=?UTF-8?B?SfOghLnzoIS5UlMgVGHzoIS586CEuXggT2bzoIS586CEuWbzoIS586CEuWlj?= =?UTF-8?B?ZQ==?=\" <fs@cor1.host.example>\r\n" + hdr + "Subject: Tax\r\n\r\nhello",
+			want: []string{DisplayNameBrand, ObfuscatedHeader},
+		},
+		{
+			name:    "a List-Unsubscribe without an address is no list, and its host on an abused TLD counts",
+			raw:     html("Europa Park <x@mail.toom.example>", "Karten", `<a href="http://t.other.example/a">Adresse bestätigen</a> Sie können sich jederzeit abmelden.`, "List-Unsubscribe: <SPQUHKVURDKSCQ8AU9KYO1L@mail.toom.example>\r\n"),
+			want:    []string{BulkNoUnsubscribe},
+			notWant: []string{AbusedTLD},
+		},
+		{
+			name: "a List-Unsubscribe mailbox on an abused TLD",
+			raw:  html("Noelia <contact@shop.example>", "Hoi", `<a href="http://trk.example/a">Klik</a>`, "List-Unsubscribe: <mailto:mail@creativeforu.cam?subject=unsubscribe>\r\n"),
+			want: []string{AbusedTLD},
+		},
 	}
 	a := mustNew(t, DefaultConfig())
 	for _, tt := range tests {
@@ -270,4 +336,20 @@ func TestScamWordsScore(t *testing.T) {
 		}
 	}
 	t.Errorf("no %s; symbols %v", ScamWords, r.Symbols)
+}
+
+// TestForwardedMarked checks that what is found in a forwarded message is
+// marked as such, and that the carrier's own clean sender adds nothing.
+func TestForwardedMarked(t *testing.T) {
+	a := mustNew(t, DefaultConfig())
+	r := analyze(t, a, "testdata/phish/p17-forwarded-inline-brand.eml")
+	if got := symbolOptions(r, Forwarded); got != "from=service.center.support99@gmail.com" {
+		t.Errorf("%s options %q", Forwarded, got)
+	}
+	for _, sym := range []string{DisplayNameBrand, ReplyToFreemail} {
+		opts := symbolOptions(r, sym)
+		if opts == "" || !strings.HasPrefix(opts, "forwarded: ") {
+			t.Errorf("%s options %q, want them marked forwarded", sym, opts)
+		}
+	}
 }
