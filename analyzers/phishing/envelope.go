@@ -57,7 +57,7 @@ func (a *Analyzer) judgeEnvelope(f *finding, m *analyzers.Message, from *mail.Ad
 	if free || replyFree != "" {
 		text := h.Subject + "\n" + m.Text
 		if m.HTML != "" {
-			text += "\n" + analyzers.HTMLText(m.HTML)
+			text += "\n" + htmlText(m)
 		}
 		if amount := largeAmount(text); amount != "" {
 			f.add(MoneyFreemail, amount)
@@ -187,7 +187,7 @@ func alternativesShare(m *analyzers.Message) (float64, bool) {
 	if plain != 1 || html != 1 {
 		return 0, false
 	}
-	x, y := wordSet(m.Text), wordSet(analyzers.HTMLText(m.HTML))
+	x, y := wordSet(m.Text), wordSet(htmlText(m))
 	if len(x) < minAltWords || len(y) < minAltWords {
 		return 0, false
 	}
@@ -260,4 +260,17 @@ func (a *Analyzer) judgeLinkRecipient(f *finding, m *analyzers.Message, off []ju
 			}
 		}
 	}
+}
+
+// htmlTextKey keys the visible text of a message's HTML in
+// Message.Derived: several checks read it, and working it out is the
+// costliest step of this analyzer after the word lists.
+type htmlTextKey struct{}
+
+// htmlText is the text a reader sees in the message's HTML body.
+func htmlText(m *analyzers.Message) string {
+	if m.HTML == "" {
+		return ""
+	}
+	return m.Derived(htmlTextKey{}, func() any { return analyzers.HTMLText(m.HTML) }).(string)
 }

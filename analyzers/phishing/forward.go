@@ -34,7 +34,7 @@ func forwardedMessages(m *analyzers.Message) []*analyzers.Message {
 	}
 	text := m.Text
 	if strings.TrimSpace(text) == "" && m.HTML != "" {
-		text = analyzers.HTMLText(m.HTML)
+		text = htmlText(m)
 	}
 	for _, q := range inlineForwards(text, maxForwarded-len(out)) {
 		out = append(out, q)

@@ -803,7 +803,7 @@ func (a *Analyzer) judgeHTML(f *finding, m *analyzers.Message, fromDom string) {
 		if s.hidden >= minHiddenText {
 			f.add(HiddenText, fmt.Sprintf("%d characters", s.hidden))
 		}
-		if s.images > 0 && s.linkedImages > 0 && strings.TrimSpace(m.Text) == "" && len(strings.Fields(analyzers.HTMLText(m.HTML))) < maxImageOnlyWords {
+		if s.images > 0 && s.linkedImages > 0 && strings.TrimSpace(m.Text) == "" && len(strings.Fields(htmlText(m))) < maxImageOnlyWords {
 			f.add(ImageOnly, fmt.Sprintf("%d image(s)", s.images))
 		}
 	}
@@ -1024,7 +1024,7 @@ func credentialHits(text, lower string) []string {
 func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, fromDom string, off []judged) {
 	text := m.Header.Subject + "\n" + m.Text
 	if m.HTML != "" {
-		text += "\n" + analyzers.HTMLText(m.HTML)
+		text += "\n" + htmlText(m)
 	}
 	// Names of attached files speak too ("Mining.balance.0.74.BTC.pdf"),
 	// and underscores and dots join words to slip them past filters

@@ -108,7 +108,7 @@ func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *m
 		// whose List-Unsubscribe the forward does not carry.
 		text := h.Subject + "\n" + ownText(m.Text)
 		if m.HTML != "" {
-			text += "\n" + analyzers.HTMLText(m.HTML)
+			text += "\n" + htmlText(m)
 		}
 		if hit := unsubscribeWords.FindString(text); hit != "" {
 			f.add(BulkNoUnsubscribe, strings.ToLower(hit))
