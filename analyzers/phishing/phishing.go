@@ -224,7 +224,7 @@ type Analyzer struct {
 	own        []string
 	shorteners []string
 	hosting    []string
-	senders    analyzers.KV // nil until Attach
+	senders    *senderHistory // nil until Attach
 }
 
 // New builds the analyzer.
@@ -304,7 +304,7 @@ func (a *Analyzer) Attach(ctx context.Context, s analyzers.State) error {
 	if err != nil {
 		return fmt.Errorf("phishing: opening bucket %s: %w", senderBucket, err)
 	}
-	a.senders = kv
+	a.senders = newSenderHistory(kv, a.cfg.FirstSeenTTL)
 	return nil
 }
 
@@ -430,7 +430,7 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 		r.Add(sym, score, f.opts[sym]...)
 	}
 	if fromDom != "" && a.senders != nil {
-		first, err := a.firstSeen(ctx, m, fromDom)
+		first, err := a.senders.firstSeen(ctx, historyKey(m.Mailbox, fromDom), m.ID)
 		if err != nil {
 			return analyzers.Result{}, err
 		}
@@ -1261,34 +1261,6 @@ func obfuscated(s string) bool {
 		}
 	}
 	return false
-}
-
-// firstSeen records fromDom for the message's mailbox and says whether it
-// is new there. A redelivered message finds its own id and is still the
-// first.
-func (a *Analyzer) firstSeen(ctx context.Context, m *analyzers.Message, fromDom string) (bool, error) {
-	key := historyKey(m.Mailbox, fromDom)
-	id := []byte(m.ID)
-	_, err := a.senders.Create(ctx, key, id)
-	switch {
-	case err == nil:
-		return true, nil
-	case !errors.Is(err, analyzers.ErrExists):
-		return false, fmt.Errorf("phishing: recording sender %s: %w", fromDom, err)
-	}
-	v, _, err := a.senders.Get(ctx, key)
-	if err != nil && !errors.Is(err, analyzers.ErrNotFound) {
-		return false, fmt.Errorf("phishing: reading sender %s: %w", fromDom, err)
-	}
-	first := m.ID != "" && string(v) == m.ID
-	if !first {
-		// Written again, with the id of the mail that was first, so that
-		// the entry expires a TTL after the last mail.
-		if _, err := a.senders.Put(ctx, key, v); err != nil {
-			return false, fmt.Errorf("phishing: recording sender %s: %w", fromDom, err)
-		}
-	}
-	return first, nil
 }
 
 // historyKey is "<mailbox>.<domain>" in the characters KV keys allow.
