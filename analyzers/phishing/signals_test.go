@@ -209,6 +209,16 @@ func TestSignals(t *testing.T) {
 			want: []string{Callback},
 		},
 		{
+			name: "call-back scam without a link, asking to contact a support team",
+			raw:  text("Tracy More <np321026@zimberg.example>", "Renewal Notice", "A payment of USD559.00 will be processed today for your membership renewal. Should you need to make any changes, please contact our Support Team at 1 (859) 402-7270."),
+			want: []string{Callback},
+		},
+		{
+			name:    "a receipt with links that gives its support number",
+			raw:     html("Shop <orders@shop.example>", "Your order", `<p>Thank you for your order. Questions? Contact our support team at 0800 123 4567.</p><a href="https://www.shop.example/orders/1">View order</a>`),
+			notWant: []string{Callback},
+		},
+		{
 			name: "archive with its password",
 			raw:  "From: a@b.example\r\n" + hdr + "Subject: Boleta\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nAdjunto. SU CONTRASENA PERSONAL {0808}\r\n--b\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename=\"Foto.zip\"\r\n\r\nPK\x03\x04\r\n--b--\r\n",
 			want: []string{ArchivePassword},

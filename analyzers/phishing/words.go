@@ -336,9 +336,12 @@ func archiveName(m *analyzers.Message) string {
 // The three parts of a call-back scam: a phone number, a bid to call it,
 // and a purchase, renewal or charge the reader did not make.
 var (
-	callNumber  = regexp.MustCompile(`(\+|\b)\d[\d ().-]{6,16}\d\b`)
-	callWords   = newPhrase(`(?i)\b(call|phone|dial|ring)\b|\b(ligue|ligar|llame|llamar|rufen\s+sie|anrufen|appelez|bel\s+(ons|naar|direct))\b`)
-	callReasons = newPhrase(`(?i)\b(transaction|purchase|order|renewal|subscription|charged?|debited|refund|cancel+ation|transa[çc][ãa]o|compra|cobran[çc]a|pedido|assinatura|bestellung|abbuchung|verl[äa]ngerung|commande|achat|pr[ée]l[èe]vement|transacci[óo]n|suscripci[óo]n)\b`)
+	callNumber = regexp.MustCompile(`(\+|\b)\d[\d ().-]{6,16}\d\b`)
+	callWords  = newPhrase(`(?i)\b(call|phone|dial|ring)\b|\b(ligue|ligar|llame|llamar|rufen\s+sie|anrufen|appelez|bel\s+(ons|naar|direct))\b`)
+	// contactNumber asks the reader to get in touch by a number, in words
+	// that are not "call".
+	contactNumber = regexp.MustCompile(`(?i)\b(contact|reach)\s+(us|our\s+[\pL ]{0,30}?(team|support|desk|department|cent(er|re)))\s+(at|on|via|by\s+phone)\b|\b(help\s*cent(er|re)|help\s*desk|support|billing|customer\s+service)\s+(number|line|hotline)\b`)
+	callReasons   = newPhrase(`(?i)\b(transaction|purchase|order|renewal|subscription|charged?|debited|refund|cancel+ation|transa[çc][ãa]o|compra|cobran[çc]a|pedido|assinatura|bestellung|abbuchung|verl[äa]ngerung|commande|achat|pr[ée]l[èe]vement|transacci[óo]n|suscripci[óo]n)\b`)
 )
 
 // linkInName finds a link or a domain with a path in a display name:
