@@ -1015,10 +1015,11 @@ var callToAction = regexp.MustCompile(`(?i)^\W*((verify|confirm|log ?in|sign ?in
 // and it has links that lead off the sender's domain.
 // credentialHits are the credential phrases in text, at most 20.
 func credentialHits(text, lower string) []string {
-	if !credentialPhrases.mayMatch(lower) {
+	re := credentialPhrases.forText(lower)
+	if re == nil {
 		return nil
 	}
-	return credentialPhrases.re.FindAllString(text, 20)
+	return re.FindAllString(text, 20)
 }
 
 func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, fromDom string, off []judged) {

@@ -1,0 +1,82 @@
+package phishing
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestSplitAlternatives(t *testing.T) {
+	cases := []struct {
+		expr, flags string
+		alts        []string
+	}{
+		{`a|b`, "", []string{"a", "b"}},
+		{`(?i)\bx(y|z)\b|[|(]w`, "(?i)", []string{`\bx(y|z)\b`, `[|(]w`}},
+		{`[]|]a|b`, "", []string{`[]|]a`, "b"}},
+		{`[^]|]a|\|b|c`, "", []string{`[^]|]a`, `\|b`, "c"}},
+		{`(?i:a|b)|c`, "", []string{`(?i:a|b)`, "c"}},
+		{`single`, "", []string{"single"}},
+	}
+	for _, c := range cases {
+		flags, alts := splitAlternatives(c.expr)
+		if flags != c.flags || !slices.Equal(alts, c.alts) {
+			t.Errorf("splitAlternatives(%q) = %q %q, want %q %q", c.expr, flags, alts, c.flags, c.alts)
+		}
+	}
+}
+
+// Running only the alternatives a text may match must find exactly what the
+// whole expression finds, on every text the package's mail holds and on
+// pieces of them (which need other subsets).
+func TestForTextFindsWhatTheWholeExpressionFinds(t *testing.T) {
+	phrases := map[string]phrase{"pressure": pressurePhrases, "lure": lurePhrases, "credential": credentialPhrases,
+		"callWords": callWords, "callReasons": callReasons}
+	for i, p := range scamPhrases {
+		phrases["scam"+string(rune('a'+i))] = p
+	}
+	files, _ := filepath.Glob("testdata/*/*.eml")
+	if len(files) < 50 {
+		t.Fatalf("only %d test messages", len(files))
+	}
+	var texts []string
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := parse(t, string(raw))
+		text := m.Header.Subject + "\n" + m.Text + "\n" + htmlText(m)
+		texts = append(texts, text)
+		for _, para := range strings.Split(text, "\n\n") {
+			texts = append(texts, para)
+		}
+	}
+	subsets, matched := 0, 0
+	for name, p := range phrases {
+		for _, text := range texts {
+			lower := strings.ToLower(text)
+			for _, in := range []string{text, lower} {
+				want := p.re.FindAllString(in, -1)
+				var got []string
+				if re := p.forText(lower); re != nil {
+					got = re.FindAllString(in, -1)
+					if re != p.re {
+						subsets++
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s: found %q, the whole expression %q, in %.200q", name, got, want, in)
+				}
+				if len(want) > 0 {
+					matched++
+				}
+			}
+		}
+	}
+	if subsets == 0 || matched == 0 {
+		t.Fatalf("%d texts ran a subset and %d matched: the test does not exercise forText", subsets, matched)
+	}
+}
