@@ -88,6 +88,25 @@ func TestInlineForwards(t *testing.T) {
 	}
 }
 
+// TestQuotedRecipients checks that a quoted header block without a To line
+// does not pass for mail to hidden recipients, and that one quoting the
+// "undisclosed-recipients:;" group does.
+func TestQuotedRecipients(t *testing.T) {
+	for text, want := range map[string]bool{
+		"From: Ann <ann@gmail.com>\nSent: Monday\nSubject: photos\n\nhi":                               false,
+		"From: Ann <ann@gmail.com>\nSent: Monday\nTo: undisclosed-recipients:;\nSubject: photos\n\nhi": true,
+		"From: Ann <ann@gmail.com>\nSent: Monday\nTo: Bob <bob@b.example>\nSubject: photos\n\nhi":      false,
+	} {
+		q := inlineForwards(text, 1)
+		if len(q) != 1 {
+			t.Fatalf("%q: %d forwarded messages", text, len(q))
+		}
+		if got := hiddenRecipients(&q[0].Header, firstFrom(q[0])); got != want {
+			t.Errorf("%q: hidden recipients %v, want %v", text, got, want)
+		}
+	}
+}
+
 func TestLargeAmount(t *testing.T) {
 	for text, want := range map[string]string{
 		"withdraw your 25,371$ today":                 "25,371$",

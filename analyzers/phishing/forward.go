@@ -170,11 +170,16 @@ func quotedMessage(fields map[string]string, body string) *analyzers.Message {
 	}
 	h.To = quotedList(fields["to"])
 	h.Cc = quotedList(fields["cc"])
-	// What the checks of the header read through Get.
-	for _, k := range []string{"to", "cc"} {
-		if v, ok := fields[k]; ok {
-			h.Fields = append(h.Fields, analyzers.Field{Key: k, Value: v})
-		}
+	// What the checks of the header read through Get. A block that does
+	// not quote the recipients says nothing about them: it must not read
+	// as a mail sent to hidden recipients.
+	to, ok := fields["to"]
+	if !ok {
+		to = "(not quoted)"
+	}
+	h.Fields = append(h.Fields, analyzers.Field{Key: "to", Value: to})
+	if v, ok := fields["cc"]; ok {
+		h.Fields = append(h.Fields, analyzers.Field{Key: "cc", Value: v})
 	}
 	return q
 }
