@@ -97,6 +97,7 @@ func quotedBlocks(text string, max int) ([]*analyzers.Message, int) {
 			continue
 		}
 		fields := map[string]string{"from": v}
+		last := "from"
 		j := i + 1
 		for ; j < len(lines) && j < i+12; j++ {
 			if strings.TrimSpace(lines[j]) == "" {
@@ -105,7 +106,7 @@ func quotedBlocks(text string, max int) ([]*analyzers.Message, int) {
 			k, v, ok := fieldLine(lines[j])
 			if !ok {
 				// A long recipient list folds onto the next lines.
-				if last := fields["last"]; last == "to" || last == "cc" {
+				if last == "to" || last == "cc" {
 					fields[last] += " " + lines[j]
 					continue
 				}
@@ -114,7 +115,7 @@ func quotedBlocks(text string, max int) ([]*analyzers.Message, int) {
 			if _, seen := fields[k]; !seen {
 				fields[k] = v
 			}
-			fields["last"] = k
+			last = k
 		}
 		n := 0
 		for _, k := range []string{"date", "to", "subject"} {
@@ -146,6 +147,12 @@ func quotedBlocks(text string, max int) ([]*analyzers.Message, int) {
 
 // fieldLine reads a line as a field of an inline header block.
 func fieldLine(line string) (key, value string, ok bool) {
+	// The field names are short: a line without a colon near its start
+	// is text, and most lines of a message are, so the expression is
+	// spared them.
+	if c := strings.IndexByte(line, ':'); c < 0 || c > 40 {
+		return "", "", false
+	}
 	if len(line) > 4000 {
 		line = line[:4000]
 	}

@@ -251,9 +251,10 @@ func hasEmoji(s string) bool {
 // fields mailing-list software adds.
 func listMail(h *analyzers.Header) bool {
 	// List-Unsubscribe counts only with an address to unsubscribe at
-	// (RFC 2369: a mailto: or web URI in angle brackets); bulk mail that
-	// fakes the field writes anything there.
-	if v := strings.ToLower(h.Get("List-Unsubscribe")); strings.Contains(v, "<mailto:") || strings.Contains(v, "<http") {
+	// (RFC 2369: a mailto: or web URI, in angle brackets, which some
+	// senders forget); bulk mail that fakes the field writes anything
+	// there.
+	if v := strings.ToLower(h.Get("List-Unsubscribe")); strings.Contains(v, "mailto:") || strings.Contains(v, "http://") || strings.Contains(v, "https://") {
 		return true
 	}
 	for _, k := range []string{"List-Id", "List-Post", "List-Help", "Mailing-List", "X-Mailing-List"} {
