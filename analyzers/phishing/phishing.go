@@ -1042,14 +1042,14 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	if archive := archiveName(m); archive != "" && archivePassword.MatchString(text) {
 		f.add(ArchivePassword, archive)
 	}
-	asksToCall := callWords.mayMatch(lower) && callWords.re.MatchString(text)
+	asksToCall := callWords.matches(text, lower)
 	if !asksToCall && !slices.ContainsFunc(links, func(l judged) bool { return l.web && clickable(l.Kind) }) {
 		// With no link to follow, "contact our support team at <number>"
 		// leaves the reader nothing but a call, whatever the verb.
-		asksToCall = contactNumber.MatchString(text)
+		asksToCall = contactNumber.matches(text, lower)
 	}
 	if (freemail[fromDom] || len(off) == 0) && asksToCall && callReasons.mayMatch(lower) && callNumber.MatchString(text) {
-		if reason := callReasons.re.FindString(text); reason != "" {
+		if reason := callReasons.findIn(text, lower); reason != "" {
 			f.add(Callback, strings.ToLower(strings.Join(strings.Fields(reason), " ")))
 		}
 	}

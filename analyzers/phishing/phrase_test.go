@@ -33,7 +33,7 @@ func TestSplitAlternatives(t *testing.T) {
 // pieces of them (which need other subsets).
 func TestForTextFindsWhatTheWholeExpressionFinds(t *testing.T) {
 	phrases := map[string]phrase{"pressure": pressurePhrases, "lure": lurePhrases, "credential": credentialPhrases,
-		"callWords": callWords, "callReasons": callReasons}
+		"callWords": callWords, "callReasons": callReasons, "contactNumber": contactNumber}
 	for i, p := range scamPhrases {
 		phrases["scam"+string(rune('a'+i))] = p
 	}

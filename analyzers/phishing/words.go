@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/mailsift/mailsift/analyzers"
 )
@@ -289,11 +290,23 @@ func (p phrase) forText(lower string) *regexp.Regexp {
 
 // find returns the first match in text (lower-cased, as the lists are).
 func (p phrase) find(text string) string {
-	re := p.forText(text)
+	return p.findIn(text, text)
+}
+
+// findIn returns the first match in text, whose lower-cased form is lower.
+func (p phrase) findIn(text, lower string) string {
+	re := p.forText(lower)
 	if re == nil {
 		return ""
 	}
 	return re.FindString(text)
+}
+
+// matches says whether the expression matches text, whose lower-cased
+// form is lower.
+func (p phrase) matches(text, lower string) bool {
+	re := p.forText(lower)
+	return re != nil && re.MatchString(text)
 }
 
 // maxOpenings bounds the literal sets built below, so an expression with
@@ -326,7 +339,7 @@ func openings(re *syntax.Regexp) []string {
 		p, _ := prefixes(re)
 		best := usable(p)
 		for _, sub := range re.Sub {
-			if o := openings(sub); o != nil && shortest(o) >= shortest(best) {
+			if o := openings(sub); o != nil && selective(o, best) {
 				best = o
 			}
 		}
@@ -415,6 +428,34 @@ func usable(set []string) []string {
 	return set
 }
 
+// selective says whether set o makes a better needle than best: a longer
+// shortest string, or one as long with no more letters in it (one letter
+// is in every text, a "$" or "€" in few); on a tie the later set wins, as
+// the words further into a phrase are its rarer ones.
+func selective(o, best []string) bool {
+	if so, sb := shortest(o), shortest(best); so != sb {
+		return so > sb
+	}
+	return letters(shortestOf(o)) <= letters(shortestOf(best))
+}
+
+func shortestOf(set []string) string {
+	if len(set) == 0 {
+		return ""
+	}
+	return slices.MinFunc(set, func(a, b string) int { return len(a) - len(b) })
+}
+
+func letters(s string) int {
+	n := 0
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			n++
+		}
+	}
+	return n
+}
+
 func shortest(set []string) int {
 	if len(set) == 0 {
 		return 0
@@ -463,7 +504,7 @@ var (
 	callWords  = newPhrase(`(?i)\b(call|phone|dial|ring)\b|\b(ligue|ligar|llame|llamar|rufen\s+sie|anrufen|appelez|bel\s+(ons|naar|direct))\b`)
 	// contactNumber asks the reader to get in touch by a number, in words
 	// that are not "call".
-	contactNumber = regexp.MustCompile(`(?i)\b(contact|reach)\s+(us|our\s+[\pL ]{0,30}?(team|support|desk|department|cent(er|re)))\s+(at|on|via|by\s+phone)\b|\b(help\s*cent(er|re)|help\s*desk|support|billing|customer\s+service)\s+(number|line|hotline)\b`)
+	contactNumber = newPhrase(`(?i)\b(contact|reach)\s+(us|our\s+[\pL ]{0,30}?(team|support|desk|department|cent(er|re)))\s+(at|on|via|by\s+phone)\b|\b(help\s*cent(er|re)|help\s*desk|support|billing|customer\s+service)\s+(number|line|hotline)\b`)
 	callReasons   = newPhrase(`(?i)\b(transaction|purchase|order|renewal|subscription|charged?|debited|refund|cancel+ation|transa[çc][ãa]o|compra|cobran[çc]a|pedido|assinatura|bestellung|abbuchung|verl[äa]ngerung|commande|achat|pr[ée]l[èe]vement|transacci[óo]n|suscripci[óo]n)\b`)
 )
 

@@ -21,6 +21,8 @@ func TestOpenings(t *testing.T) {
 		{`\binherit(ance|ed)\b|\bheran[çc]a\b`, []string{"inheritance", "inherited", "heranca", "herança"}},
 		{`\b(my|our)\s+late\s+(father|wife)\b`, []string{"father", "wife"}}, // rarer than "my", "our"
 		{`\d[\d,.]*\s*million`, []string{"million"}},
+		// "m" is as short as "$" but in every text.
+		{`(\$|€|£)\s?\d[\d,.]*\s*(million|m)\b`, []string{"$", "€", "£"}},
 		{`\d+\s?%\s+of`, []string{"of"}}, // "%" too, but "of" is the longer needle
 		{`(^|\s)[úu]ltimo`, []string{"ltimo"}},
 		{`\d+|[a-z]+`, nil},
