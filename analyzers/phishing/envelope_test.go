@@ -2,6 +2,7 @@ package phishing
 
 import (
 	"net/mail"
+	"strings"
 	"testing"
 
 	"github.com/mailsift/mailsift/analyzers"
@@ -174,4 +175,26 @@ func TestHiddenCredential(t *testing.T) {
 			t.Errorf("hiddenCredential(%q) = %q, want %q", s, got, want)
 		}
 	}
+}
+
+// FuzzInlineForwards checks the quoted-header reader on any text: it
+// never panics, returns at most what it is asked for, and the text it
+// calls the sender's own is the start of the text.
+func FuzzInlineForwards(f *testing.F) {
+	for _, s := range []string{
+		"FYI\n\n---------- Forwarded message ---------\nFrom: Shop <news@shop.example>\nDate: Mon\nSubject: Sale\nTo: <a@b.example>\n\nBody",
+		"De: Ether [mailto:d@icloud.com]\nEnviado: hoje\nPara: a@x.example;\n b@y.example\nAssunto: Oi\n\nTexto",
+		"From: a\nFrom: b@c.example\nTo:\nSubject:",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := inlineForwards(s, 2)
+		if len(got) > 2 {
+			t.Fatalf("%d messages, asked for 2", len(got))
+		}
+		if own := ownText(s); !strings.HasPrefix(s, own) {
+			t.Fatalf("ownText %q is not the start of %q", own, s)
+		}
+	})
 }
