@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mailsift/mailsift/analyzers"
 )
@@ -54,6 +55,9 @@ func (a *Analyzer) judgeEnvelope(f *finding, m *analyzers.Message, from *mail.Ad
 	if free && hiddenRecipients(h, from) {
 		f.add(FreemailUndisclosed, "from="+fromDom)
 	}
+	if free && strangeMailbox(from) {
+		f.add(FreemailNameMismatch, "name="+short(from.Name), "mailbox="+strings.ToLower(from.Address))
+	}
 	if free || replyFree != "" {
 		text := h.Subject + "\n" + m.Text
 		if m.HTML != "" {
@@ -78,6 +82,42 @@ func (a *Analyzer) judgeEnvelope(f *finding, m *analyzers.Message, from *mail.Ad
 			f.add(RecipientMass, fmt.Sprintf("%d addresses on %d domains", n, len(doms)))
 		}
 	}
+}
+
+// strangeMailbox says whether a person's name in the display name has
+// nothing to do with the freemail mailbox it writes from: "Charlene
+// Williams" at dr.ryan.roger1960@, a name put on whatever account the
+// sender had at hand. People pick mailbox names after their own (a word
+// of the name, or the initials: "Jan Smith" at jsmith84@); a name of one
+// word ("Mom"), one not in Latin letters ("山田 太郎"), an organisation's
+// and a brand's are not judged here.
+func strangeMailbox(from *mail.Address) bool {
+	name := strings.ToLower(foldAccents(withoutInvisible(from.Name)))
+	ws := strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	if len(ws) < 2 || len(ws) > 4 || isOrgName(from.Name) {
+		return false
+	}
+	at := strings.LastIndexByte(from.Address, '@')
+	if at <= 0 {
+		return false
+	}
+	local := strings.ToLower(foldAccents(from.Address[:at]))
+	initials := ""
+	for _, w := range ws {
+		for _, r := range w {
+			if !unicode.Is(unicode.Latin, r) {
+				// Digits are no person's name; a name in another script
+				// cannot be spelled in the mailbox's letters.
+				return false
+			}
+		}
+		initials += string([]rune(w)[:1])
+		if utf8.RuneCountInString(w) >= 3 && strings.Contains(local, w) ||
+			utf8.RuneCountInString(w) >= 5 && strings.Contains(local, string([]rune(w)[:4])) {
+			return false
+		}
+	}
+	return !strings.Contains(local, initials)
 }
 
 // A crowd of recipients: more addresses on more unrelated domains than a

@@ -108,6 +108,25 @@ func TestQuotedRecipients(t *testing.T) {
 	}
 }
 
+func TestStrangeMailbox(t *testing.T) {
+	for in, want := range map[[2]string]bool{
+		{"Charlene Williams", "dr.ryan.roger1960@gmail.com"}: true,
+		{"Kristle Harutunian", "rasezvah@gmail.com"}:         true,
+		{"Lena Hofmann", "lena.hofmann84@gmail.com"}:         false,
+		{"Jan Smith", "jsmith84@gmail.com"}:                  false,
+		{"Jan Peter Smith", "jps1984@gmail.com"}:             false, // initials
+		{"Christopher Wray", "chris.w@gmail.com"}:            false, // a name's first letters
+		{"Mom", "sunnygirl77@gmail.com"}:                     false, // one word
+		{"山田 太郎", "taro.y@gmail.com"}:                        false, // another script
+		{"Suporte Cliente", "williamo257@gmail.com"}:         false, // an organisation's desk
+		{"Agent 007", "x@gmail.com"}:                         false,
+	} {
+		if got := strangeMailbox(&mail.Address{Name: in[0], Address: in[1]}); got != want {
+			t.Errorf("strangeMailbox(%q <%s>) = %v, want %v", in[0], in[1], got, want)
+		}
+	}
+}
+
 func TestLargeAmount(t *testing.T) {
 	for text, want := range map[string]string{
 		"withdraw your 25,371$ today":                 "25,371$",

@@ -83,14 +83,15 @@ const (
 	EmojiName         = "PHISH_EMOJI_NAME"
 	RecipientNameLink = "PHISH_RCPT_NAME_LINK"
 
-	FreemailUndisclosed = "PHISH_FREEMAIL_UNDISCLOSED"
-	MoneyFreemail       = "PHISH_MONEY_FREEMAIL"
-	RecipientMass       = "PHISH_RCPT_MASS"
-	AltOne              = "PHISH_MIME_ALT_ONE"
-	AltMismatch         = "PHISH_ALT_MISMATCH"
-	Forwarded           = "PHISH_FORWARDED"
-	MailerMadeUp        = "PHISH_MAILER_MADE_UP"
-	LinkRecipient       = "PHISH_LINK_RCPT_ADDRESS"
+	FreemailUndisclosed  = "PHISH_FREEMAIL_UNDISCLOSED"
+	FreemailNameMismatch = "PHISH_FREEMAIL_NAME_MISMATCH"
+	MoneyFreemail        = "PHISH_MONEY_FREEMAIL"
+	RecipientMass        = "PHISH_RCPT_MASS"
+	AltOne               = "PHISH_MIME_ALT_ONE"
+	AltMismatch          = "PHISH_ALT_MISMATCH"
+	Forwarded            = "PHISH_FORWARDED"
+	MailerMadeUp         = "PHISH_MAILER_MADE_UP"
+	LinkRecipient        = "PHISH_LINK_RCPT_ADDRESS"
 )
 
 // defaultScores: a look-alike domain or a link whose text lies about its
@@ -142,13 +143,14 @@ var defaultScores = map[string]float64{
 	EmojiName:         1,
 	RecipientNameLink: 3,
 
-	FreemailUndisclosed: 2,
-	MoneyFreemail:       2,
-	RecipientMass:       2,
-	AltOne:              1.5,
-	AltMismatch:         2,
-	MailerMadeUp:        1.5,
-	LinkRecipient:       1.5,
+	FreemailUndisclosed:  2,
+	FreemailNameMismatch: 1,
+	MoneyFreemail:        2,
+	RecipientMass:        2,
+	AltOne:               1.5,
+	AltMismatch:          2,
+	MailerMadeUp:         1.5,
+	LinkRecipient:        1.5,
 	// Only marks that a forwarded message was judged; its findings carry
 	// their own scores.
 	Forwarded: 0,
