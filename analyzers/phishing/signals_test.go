@@ -199,6 +199,11 @@ func TestSignals(t *testing.T) {
 			want: []string{FreemailOrg, EmojiName},
 		},
 		{
+			name: "a state institution on freemail",
+			raw:  text("\"United Nations Compensation Office\" <un.payments.desk@gmail.com>", "Your payment", "Dear beneficiary"),
+			want: []string{FreemailOrg},
+		},
+		{
 			name:    "a person on freemail",
 			raw:     text("Lena Hofmann <lena.hofmann84@gmail.com>", "Fotos", "Hallo"),
 			notWant: []string{FreemailOrg, FromRandom},

@@ -86,6 +86,13 @@ var orgWords = map[string]bool{
 	"assistance": true, "equipo": true, "klantenservice": true, "verification": true,
 	"payments": true, "payment": true, "delivery": true, "courier": true, "shipping": true,
 	"refund": true, "refunds": true, "claims": true, "compliance": true, "finance": true,
+	// State and international institutions, which never write from a
+	// freemail mailbox and whose names advance-fee letters borrow.
+	"embassy": true, "consulate": true, "treasury": true, "federal": true, "fbi": true,
+	"imf": true, "interpol": true, "police": true, "court": true, "customs": true,
+	"secretariat": true, "ministerio": true, "ministere": true, "ministerium": true,
+	"governo": true, "gobierno": true, "regierung": true, "gouvernement": true,
+	"tribunal": true, "polizei": true, "policia": true, "nations": true,
 }
 
 // isOrgName says whether a display name reads as an organisation's.
