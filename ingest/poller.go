@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/encoding/json"
 
 	"github.com/mailsift/mailsift/ingest/pop3"
 	"github.com/mailsift/mailsift/pipeline"
@@ -408,6 +408,8 @@ func (s *settler) acks(ctx context.Context) {
 		} else {
 			s.st.Published = append(s.st.Published, it.id)
 		}
+		// Encoded on the fetch's path for every message: the standard
+		// library's encoder was a quarter of the poller's own CPU here.
 		val, err := json.Marshal(state{ID: it.id, UIDL: it.mi.UID, Seq: pub.Sequence, Size: pub.Size, FetchedAt: s.p.now().UTC()})
 		if err != nil {
 			s.fail(err)
