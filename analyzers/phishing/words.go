@@ -172,9 +172,10 @@ type subsetCache struct {
 	m  map[string]*regexp.Regexp
 }
 
-// maxSubsets bounds a phrase's compiled subsets; past it, the whole
-// expression runs, as it would without them.
-const maxSubsets = 256
+// maxSubsets bounds a phrase's compiled subsets, about 30 KB each for the
+// long lists (all phrases together then hold at most some 10 MB); past it,
+// the whole expression runs, as it would without them.
+const maxSubsets = 64
 
 // newPhrase compiles expr, which must be written in lower case or be
 // case-blind ((?i)), since its literals are looked for in lower-cased text.
