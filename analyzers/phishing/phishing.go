@@ -1015,13 +1015,13 @@ var callToAction = regexp.MustCompile(`(?i)^\W*((verify|confirm|log ?in|sign ?in
 
 // judgeWords adds CredentialWords when the mail's words press for a login
 // and it has links that lead off the sender's domain.
-// credentialHits are the credential phrases in text, at most 20.
-func credentialHits(text, lower string) []string {
-	re := credentialPhrases.forText(lower)
+// credentialHits are the credential phrases in the text, at most 20.
+func credentialHits(w *scanned) []string {
+	re := credentialPhrases.forText(w)
 	if re == nil {
 		return nil
 	}
-	return re.FindAllString(text, 20)
+	return re.FindAllString(w.text, 20)
 }
 
 func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, fromDom string, off []judged) {
@@ -1036,22 +1036,22 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 		text += "\n" + p.Filename
 	}
 	text = wordJoiners.Replace(text)
-	lower := strings.ToLower(text)
+	w := scanText(text)
 	// Scams that want an answer rather than a click have no link.
-	if kinds := kindsMatched(scamPhrases, lower); len(kinds) >= minScamPhrases {
+	if kinds := kindsMatched(scamPhrases, w); len(kinds) >= minScamPhrases {
 		f.addScore(ScamWords, float64(min(len(kinds)-minScamPhrases, 2)), kinds...)
 	}
 	if archive := archiveName(m); archive != "" && archivePassword.MatchString(text) {
 		f.add(ArchivePassword, archive)
 	}
-	asksToCall := callWords.matches(text, lower)
+	asksToCall := callWords.matches(w)
 	if !asksToCall && !slices.ContainsFunc(links, func(l judged) bool { return l.web && clickable(l.Kind) }) {
 		// With no link to follow, "contact our support team at <number>"
 		// leaves the reader nothing but a call, whatever the verb.
-		asksToCall = contactNumber.matches(text, lower)
+		asksToCall = contactNumber.matches(w)
 	}
-	if (freemail[fromDom] || len(off) == 0) && asksToCall && callReasons.mayMatch(lower) && callNumber.MatchString(text) {
-		if reason := callReasons.findIn(text, lower); reason != "" {
+	if (freemail[fromDom] || len(off) == 0) && asksToCall && callReasons.mayMatch(w) && callNumber.MatchString(text) {
+		if reason := callReasons.findIn(text, w); reason != "" {
 			f.add(Callback, strings.ToLower(strings.Join(strings.Fields(reason), " ")))
 		}
 	}
@@ -1059,7 +1059,7 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 		return
 	}
 	var found []string
-	for _, hit := range credentialHits(text, lower) {
+	for _, hit := range credentialHits(w) {
 		found = append(found, strings.ToLower(strings.Join(strings.Fields(hit), " ")))
 	}
 	for _, l := range off {
@@ -1070,10 +1070,10 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	if len(found) > 0 {
 		f.add(CredentialWords, found...)
 	}
-	if lures := distinctHits(lurePhrases, text, lower, maxOptions); len(lures) > 0 {
+	if lures := distinctHits(lurePhrases, text, w, maxOptions); len(lures) > 0 {
 		f.add(LureWords, lures...)
 	}
-	if p := distinctHits(pressurePhrases, lower, lower, maxOptions); len(p) > 0 {
+	if p := distinctHits(pressurePhrases, w.lower, w, maxOptions); len(p) > 0 {
 		f.add(Pressure, p...)
 	}
 }

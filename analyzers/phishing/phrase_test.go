@@ -57,11 +57,11 @@ func TestForTextFindsWhatTheWholeExpressionFinds(t *testing.T) {
 	subsets, matched := 0, 0
 	for name, p := range phrases {
 		for _, text := range texts {
-			lower := strings.ToLower(text)
-			for _, in := range []string{text, lower} {
+			w := scanText(text)
+			for _, in := range []string{text, w.lower} {
 				want := p.re.FindAllString(in, -1)
 				var got []string
-				if re := p.forText(lower); re != nil {
+				if re := p.forText(w); re != nil {
 					got = re.FindAllString(in, -1)
 					if re != p.re {
 						subsets++
@@ -78,5 +78,33 @@ func TestForTextFindsWhatTheWholeExpressionFinds(t *testing.T) {
 	}
 	if subsets == 0 || matched == 0 {
 		t.Fatalf("%d texts ran a subset and %d matched: the test does not exercise forText", subsets, matched)
+	}
+}
+
+// The automaton finds exactly the literals a substring search finds.
+func TestNeedlesFindWhatContainsFinds(t *testing.T) {
+	lits := []string{"he", "she", "his", "hers", "€", "us$", "a", "abc", "bc", "c"}
+	n := newNeedles(lits)
+	for _, text := range []string{"", "ushers", "ahishers", "abc", "xbcx", "pay 5€ or us$ 3", "h", "shhe", strings.Repeat("z", 100)} {
+		got := n.scan(text)
+		for id, l := range lits {
+			if want := strings.Contains(text, l); got.anyOf([]int32{int32(id)}) != want {
+				t.Errorf("%q in %q: found %v, want %v", l, text, !want, want)
+			}
+		}
+	}
+	if !n.scan("x").anyOf(nil) {
+		t.Error("no literal set must count as held")
+	}
+	// And over the lists' own literals, on real text.
+	text := strings.ToLower("Your account will be SUSPENDED within 24 hours; send US$ 2,500 via Western Union to the barrister")
+	has := wordNeedles.scan(text)
+	for id, l := range literalList {
+		if has.anyOf([]int32{int32(id)}) != strings.Contains(text, l) {
+			t.Errorf("list literal %q: automaton and substring search disagree", l)
+		}
+	}
+	if has.count() < 5 {
+		t.Errorf("only %d list literals found in a text full of them", has.count())
 	}
 }

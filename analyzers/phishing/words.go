@@ -120,10 +120,10 @@ var accentFolder = strings.NewReplacer(
 	"Ó", "O", "Ô", "O", "Õ", "O", "Ö", "O", "Ú", "U", "Ü", "U", "Ç", "C", "Ñ", "N",
 )
 
-// distinctHits returns the different matches of p in text (lower its
-// lower-cased form), lower-cased and with blanks folded, at most max.
-func distinctHits(p phrase, text, lower string, max int) []string {
-	re := p.forText(lower)
+// distinctHits returns the different matches of p in text (w's text as
+// written or lower-cased), lower-cased and with blanks folded, at most max.
+func distinctHits(p phrase, text string, w *scanned, max int) []string {
+	re := p.forText(w)
 	if re == nil {
 		return nil
 	}
@@ -154,6 +154,7 @@ func distinctHits(p phrase, text, lower string, max int) []string {
 type phrase struct {
 	re       *regexp.Regexp
 	openings []string // nil: the expression can start anywhere; always run it
+	openIDs  []int32  // their numbers among all the lists' literals
 
 	flags   string        // a leading flag group such as (?i), which every alternative needs
 	alts    []alternative // when there are two or more
@@ -163,6 +164,7 @@ type phrase struct {
 type alternative struct {
 	expr     string
 	openings []string // nil: it may match anywhere
+	openIDs  []int32
 }
 
 // subsetCache holds the expressions compiled for subsets of a phrase's
@@ -184,6 +186,7 @@ func newPhrase(expr string) phrase {
 	if parsed, err := syntax.Parse(expr, syntax.Perl); err == nil {
 		p.openings = openings(parsed.Simplify())
 	}
+	p.openIDs = literalNumbers(p.openings)
 	flags, alts := splitAlternatives(expr)
 	if len(alts) < 2 {
 		return p
@@ -194,6 +197,7 @@ func newPhrase(expr string) phrase {
 		if parsed, err := syntax.Parse(flags+a, syntax.Perl); err == nil {
 			alt.openings = openings(parsed.Simplify())
 		}
+		alt.openIDs = literalNumbers(alt.openings)
 		p.alts = append(p.alts, alt)
 	}
 	return p
@@ -243,23 +247,31 @@ func compileAll(exprs []string) []phrase {
 	return out
 }
 
-// mayMatch says whether text (lower-cased) holds one of the literals every
-// match contains; when it does not, the expression cannot match.
-func (p phrase) mayMatch(lower string) bool {
-	return p.openings == nil || containsAny(lower, p.openings)
+// scanned is a text as the word lists read it: as written, lower-cased, and
+// which of the lists' literals it holds (found in one pass).
+type scanned struct {
+	text, lower string
+	has         literalSet
 }
 
-func containsAny(lower string, lits []string) bool {
-	return slices.ContainsFunc(lits, func(o string) bool { return strings.Contains(lower, o) })
+func scanText(text string) *scanned {
+	lower := strings.ToLower(text)
+	return &scanned{text: text, lower: lower, has: wordNeedles.scan(lower)}
 }
 
-// forText returns the expression to run on a text whose lower-cased form
-// is lower, or nil when nothing in it can match. An alternative whose
-// openings the text lacks cannot match anywhere in it, so leaving it out
-// changes no match: leftmost-first matching picks, at each position, the
-// first alternative that matches there, and that is never one left out.
-func (p phrase) forText(lower string) *regexp.Regexp {
-	if !p.mayMatch(lower) {
+// mayMatch says whether the text holds one of the literals every match
+// contains; when it does not, the expression cannot match.
+func (p phrase) mayMatch(w *scanned) bool {
+	return w.has.anyOf(p.openIDs)
+}
+
+// forText returns the expression to run on the text, or nil when nothing
+// in it can match. An alternative whose openings the text lacks cannot
+// match anywhere in it, so leaving it out changes no match: leftmost-first
+// matching picks, at each position, the first alternative that matches
+// there, and that is never one left out.
+func (p phrase) forText(w *scanned) *regexp.Regexp {
+	if !p.mayMatch(w) {
 		return nil
 	}
 	if len(p.alts) == 0 {
@@ -268,7 +280,7 @@ func (p phrase) forText(lower string) *regexp.Regexp {
 	key := make([]byte, (len(p.alts)+7)/8)
 	var chosen []string
 	for i, a := range p.alts {
-		if a.openings == nil || containsAny(lower, a.openings) {
+		if w.has.anyOf(a.openIDs) {
 			key[i/8] |= 1 << (i % 8)
 			chosen = append(chosen, a.expr)
 		}
@@ -296,25 +308,26 @@ func (p phrase) forText(lower string) *regexp.Regexp {
 	return re
 }
 
-// find returns the first match in text (lower-cased, as the lists are).
-func (p phrase) find(text string) string {
-	return p.findIn(text, text)
+// find returns the first match in the lower-cased text (the lists are
+// written in lower case).
+func (p phrase) find(w *scanned) string {
+	return p.findIn(w.lower, w)
 }
 
-// findIn returns the first match in text, whose lower-cased form is lower.
-func (p phrase) findIn(text, lower string) string {
-	re := p.forText(lower)
+// findIn returns the first match in text, w's text as written or
+// lower-cased.
+func (p phrase) findIn(text string, w *scanned) string {
+	re := p.forText(w)
 	if re == nil {
 		return ""
 	}
 	return re.FindString(text)
 }
 
-// matches says whether the expression matches text, whose lower-cased
-// form is lower.
-func (p phrase) matches(text, lower string) bool {
-	re := p.forText(lower)
-	return re != nil && re.MatchString(text)
+// matches says whether the expression matches w's text as written.
+func (p phrase) matches(w *scanned) bool {
+	re := p.forText(w)
+	return re != nil && re.MatchString(w.text)
 }
 
 // maxOpenings bounds the literal sets built below, so an expression with
@@ -471,12 +484,12 @@ func shortest(set []string) int {
 	return len(slices.MinFunc(set, func(a, b string) int { return len(a) - len(b) }))
 }
 
-// kindsMatched returns the first match of each expression that matches
-// text, lower-cased with blanks folded.
-func kindsMatched(ps []phrase, text string) []string {
+// kindsMatched returns the first match of each expression in the
+// lower-cased text, with blanks folded.
+func kindsMatched(ps []phrase, w *scanned) []string {
 	var out []string
 	for _, p := range ps {
-		if hit := p.find(text); hit != "" {
+		if hit := p.find(w); hit != "" {
 			out = append(out, strings.ToLower(strings.Join(strings.Fields(hit), " ")))
 		}
 	}
