@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,6 +78,10 @@ func runBenchPipeline(b *testing.B, mix [][]byte, n int, rate float64) (time.Dur
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Start each run with the disk quiet: the writeback of the previous
+	// run's streams (and the discards of their removal) would otherwise
+	// fall into this run's time.
+	syscall.Sync()
 	f := defaultFile()
 	f.NATS.StoreDir = b.TempDir()
 	f.Worker.Concurrency = 8
