@@ -246,6 +246,10 @@ func (b *bench) runSet(set string, count, kb int, modes []string) ([]result, err
 // and system) of the peer's process, or of this one for the peers that run
 // in it, the embedded NATS server included.
 func (b *bench) once(peer, mode string) (wall, cpu time.Duration, err error) {
+	// Every peer starts with the disk quiet: the writeback of what the
+	// previous one stored (and the discards of its removed store) would
+	// otherwise fall into this one's time.
+	syscall.Sync()
 	self := selfCPU()
 	switch peer {
 	case "raw":
