@@ -1350,22 +1350,7 @@ func plainHeader(s string) string {
 		}
 		sb.WriteRune(unicode.ToLower(r))
 	}
-	var out []string
-	fields := strings.Fields(sb.String())
-	for i := 0; i < len(fields); {
-		j := i
-		for j < len(fields) && utf8.RuneCountInString(fields[j]) == 1 {
-			j++
-		}
-		if j-i >= 3 {
-			out = append(out, strings.Join(fields[i:j], ""))
-			i = j
-			continue
-		}
-		out = append(out, fields[i])
-		i++
-	}
-	return strings.Join(out, " ")
+	return strings.Join(joinSpaced(strings.Fields(sb.String())), " ")
 }
 
 // invisible says whether r is a character that shows nothing and has no
