@@ -264,7 +264,7 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, am analyzerMe
 			return
 		}
 	}
-	if err := w.publishResult(ctx, a.Name(), id, p.envelopeJSON(), res, deliveries); err != nil {
+	if err := w.publishResult(a.Name(), id, p.envelopeJSON(), res, deliveries); err != nil {
 		log().Warn("publish result failed; message will be retried", "err", err)
 		_ = m.NakWithDelay(w.cfg.retryDelay(deliveries))
 		return
@@ -299,7 +299,7 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, a analyzers.Analyze
 	n := int(md.NumDelivered)
 	dl := DeadLetter{ID: id, Mailbox: env.Mailbox, Analyzer: a.Name(), Error: cause.Error(), Deliveries: n,
 		StreamSeq: md.Sequence.Stream, At: time.Now().UTC()}
-	if err := w.publishJSON(ctx, SubjectDeadPrefix+a.Name(), id+"."+a.Name()+".dead", dl); err != nil {
+	if err := w.publishJSON(SubjectDeadPrefix+a.Name(), id+"."+a.Name()+".dead", dl); err != nil {
 		log.Warn("publish dead letter failed; message will be retried", "err", err)
 		_ = m.NakWithDelay(w.cfg.retryDelay(n))
 		return
@@ -311,7 +311,7 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, a analyzers.Analyze
 		log.Error("encode envelope", "err", err)
 		return
 	}
-	if err := w.publishResult(ctx, a.Name(), id, envJSON, res, n); err != nil {
+	if err := w.publishResult(a.Name(), id, envJSON, res, n); err != nil {
 		log.Warn("publish result failed; message will be retried", "err", err)
 		_ = m.NakWithDelay(w.cfg.retryDelay(n))
 		return
@@ -323,13 +323,13 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, a analyzers.Analyze
 // publishResult stores a ResultMessage. env is the envelope already in
 // JSON: it is the same for every analyzer of a message, so it is encoded
 // once per message, not once per result.
-func (w *Worker) publishResult(ctx context.Context, analyzer, id string, env []byte, res analyzers.Result, deliveries int) error {
+func (w *Worker) publishResult(analyzer, id string, env []byte, res analyzers.Result, deliveries int) error {
 	res.Analyzer = analyzer
 	b, err := encodeResultMessage(id, analyzer, res, env, deliveries)
 	if err != nil {
 		return err
 	}
-	if err := w.publish(ctx, SubjectResultPrefix+analyzer, id+"."+analyzer, b); err != nil {
+	if err := w.publish(SubjectResultPrefix+analyzer, id+"."+analyzer, b); err != nil {
 		return err
 	}
 	w.metrics.Results.WithLabelValues(analyzer, string(res.Status)).Inc()
@@ -366,12 +366,12 @@ func encodeResultMessage(id, analyzer string, res analyzers.Result, env []byte, 
 	return append(b, '}'), nil
 }
 
-func (w *Worker) publishJSON(ctx context.Context, subject, msgID string, v any) error {
+func (w *Worker) publishJSON(subject, msgID string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return w.publish(ctx, subject, msgID, b)
+	return w.publish(subject, msgID, b)
 }
 
 // publish stores b and waits for JetStream's acknowledgement. It goes
@@ -379,7 +379,7 @@ func (w *Worker) publishJSON(ctx context.Context, subject, msgID string, v any) 
 // one sets up a request and a context per call, a measurable share of a
 // cheap analysis. A shutdown does not cut the wait short: the message is
 // acknowledged only after its result is stored.
-func (w *Worker) publish(_ context.Context, subject, msgID string, b []byte) error {
+func (w *Worker) publish(subject, msgID string, b []byte) error {
 	fut, err := w.conn.JS.PublishAsync(subject, b, jetstream.WithMsgID(msgID))
 	if err != nil {
 		return err
