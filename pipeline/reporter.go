@@ -196,14 +196,13 @@ func (r *Reporter) expire(ctx context.Context) {
 	defer r.mu.Unlock()
 	now := time.Now()
 	for id, j := range r.pending {
-		if j.storing {
-			continue
-		}
-		if j.complete(r.expected) {
+		if !j.storing && j.complete(r.expected) {
 			r.finish(ctx, id, j) // its earlier store failed
 			continue
 		}
-		if now.Sub(j.first) < r.cfg.ReportTimeout {
+		// A report on its way to REPORTS keeps its results too: the
+		// acknowledgement may take longer than their ack wait.
+		if j.storing || now.Sub(j.first) < r.cfg.ReportTimeout {
 			if now.Sub(j.touched) >= r.ackWait()/3 {
 				for _, m := range j.msgs {
 					_ = m.InProgress()
