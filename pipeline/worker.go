@@ -264,7 +264,7 @@ func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, am analyzerMe
 			return
 		}
 	}
-	if err := w.publishResult(a.Name(), id, p.envelopeJSON(), res, deliveries); err != nil {
+	if err := w.publishResult(a.Name(), id, p.envJSON, res, deliveries); err != nil {
 		log().Warn("publish result failed; message will be retried", "err", err)
 		_ = m.NakWithDelay(w.cfg.retryDelay(deliveries))
 		return
@@ -446,23 +446,23 @@ func (w *Worker) addDeferral(ctx context.Context, log *slog.Logger, id, analyzer
 // parsed is one message as the analyzers of a process share it. err is set
 // when the bytes are not a message at all; that is an answer, not a failure
 // to retry.
+//
+// The envelope is kept encoded too: every analyzer's result carries it, and
+// encoding it once per message instead of once per result matters.
 type parsed struct {
-	msg *analyzers.Message
-	env report.Envelope
-	err error
-
-	envOnce sync.Once
+	msg     *analyzers.Message
+	env     report.Envelope
 	envJSON []byte
+	err     error
 }
 
-// envelopeJSON encodes the envelope the first time a result needs it. An
-// envelope is plain data; if it ever failed to encode, the reporter would
-// drop the result as unreadable and the report would time out, loudly.
-func (p *parsed) envelopeJSON() []byte {
-	p.envOnce.Do(func() {
-		p.envJSON, _ = json.Marshal(p.env)
-	})
-	return p.envJSON
+// newParsed encodes env for p.
+func newParsed(msg *analyzers.Message, env report.Envelope, perr error) (*parsed, error) {
+	b, err := json.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
+	}
+	return &parsed{msg: msg, env: env, envJSON: b, err: perr}, nil
 }
 
 func (w *Worker) parse(ctx context.Context, m jetstream.Msg, id string, h nats.Header, md *jetstream.MsgMetadata) (*parsed, error) {
@@ -478,7 +478,7 @@ func (w *Worker) parse(ctx context.Context, m jetstream.Msg, id string, h nats.H
 	if perr != nil {
 		env := report.Envelope{ID: id, Mailbox: h.Get(HeaderMailbox), UIDL: h.Get(HeaderUIDL), Size: int64(len(raw)),
 			ReceivedAt: &received, Artifacts: report.Artifacts{URLs: []string{}, Attachments: []report.Attachment{}}}
-		return &parsed{env: env, err: fmt.Errorf("parse: %w", perr)}, nil
+		return newParsed(nil, env, fmt.Errorf("parse: %w", perr))
 	}
 	msg.ID, msg.Mailbox, msg.UIDL = id, h.Get(HeaderMailbox), h.Get(HeaderUIDL)
 	env := report.EnvelopeOf(msg)
@@ -486,7 +486,7 @@ func (w *Worker) parse(ctx context.Context, m jetstream.Msg, id string, h nats.H
 	if n, err := strconv.ParseInt(h.Get(HeaderSize), 10, 64); err == nil && n > env.Size {
 		env.Size = n
 	}
-	return &parsed{msg: msg, env: env}, nil
+	return newParsed(msg, env, nil)
 }
 
 // keepAlive tells JetStream every interval that the message is still being
