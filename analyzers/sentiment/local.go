@@ -51,10 +51,8 @@ type Local struct {
 	rules map[string]*rules
 	emoji map[rune]string
 	// afinn is the second English lexicon the learned layer reads.
-	afinn map[string]float64
-	// afinnStarts maps the first word of each AFINN phrase to the longest
-	// phrase it starts, in words.
-	afinnStarts map[string]int
+	afinn       map[string]float64
+	afinnStarts map[string]int // see phraseStarts
 	model       *learnedModel
 	modelErr    error
 }
@@ -79,13 +77,7 @@ func NewLocal(o LocalOptions) *Local {
 	readLexicon(supportEnglish, en.lexicon, false)
 	l.afinn = map[string]float64{}
 	readLexicon(afinnEnglish, l.afinn, false)
-	l.afinnStarts = map[string]int{}
-	for w := range l.afinn {
-		first, _, ok := strings.Cut(w, phraseJoin)
-		if n := strings.Count(w, phraseJoin) + 1; ok && n > l.afinnStarts[first] {
-			l.afinnStarts[first] = n
-		}
-	}
+	l.afinnStarts = phraseStarts(l.afinn)
 	if o.Learned {
 		l.model, l.modelErr = parseLearned(learnedEnglish)
 	}
@@ -100,16 +92,23 @@ func NewLocal(o LocalOptions) *Local {
 		}
 	}
 	for _, r := range l.rules {
-		// Phrases are looked for only at the words that start one.
-		r.phraseStarts = map[string]int{}
-		for w := range r.lexicon {
-			first, _, ok := strings.Cut(w, phraseJoin)
-			if n := strings.Count(w, phraseJoin) + 1; ok && n > r.phraseStarts[first] {
-				r.phraseStarts[first] = n
-			}
-		}
+		r.phraseStarts = phraseStarts(r.lexicon)
 	}
 	return l
+}
+
+// phraseStarts maps the first word of each phrase of lex to the longest
+// phrase it starts, in words: phrases are looked for only at the words
+// that start one.
+func phraseStarts(lex map[string]float64) map[string]int {
+	starts := map[string]int{}
+	for w := range lex {
+		first, _, ok := strings.Cut(w, phraseJoin)
+		if n := strings.Count(w, phraseJoin) + 1; ok && n > starts[first] {
+			starts[first] = n
+		}
+	}
+	return starts
 }
 
 var germanBoosters = words(boostIncr, "sehr", "extrem", "total", "absolut", "wirklich", "echt", "besonders", "völlig", "äußerst", "unglaublich", "höchst", "so", "zu", "richtig", "komplett", "ziemlich").
