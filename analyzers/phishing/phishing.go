@@ -1302,7 +1302,7 @@ func hiddenMarks(s string) bool {
 	foreign := 0
 	for _, r := range s {
 		switch {
-		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF || invisible(r):
+		case unseen(r):
 			if unicode.IsLetter(prev) {
 				return true
 			}
@@ -1341,7 +1341,7 @@ func plainHeader(s string) string {
 	var sb strings.Builder
 	for _, r := range s {
 		switch {
-		case unicode.Is(unicode.Mn, r) || invisible(r) || r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF:
+		case unicode.Is(unicode.Mn, r) || unseen(r):
 			continue
 		case r > unicode.MaxASCII && unicode.IsLetter(r):
 			if sk := confusables.Skeleton(string(r)); len(sk) == 1 && sk[0] < utf8.RuneSelf {
@@ -1365,11 +1365,17 @@ func invisible(r rune) bool {
 		r == 0x034F || r == 0x115F || r == 0x1160 || r == 0x3164 || r == 0xFFA0 || r == 0x180E
 }
 
+// unseen says whether r shows nothing: a zero-width space or one of its
+// kin (U+200B, U+200C, U+2060, U+FEFF), or an invisible character.
+func unseen(r rune) bool {
+	return r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF || invisible(r)
+}
+
 // withoutInvisible drops the invisible characters from s, so that a name
 // is read as the reader sees it.
 func withoutInvisible(s string) string {
 	return strings.Map(func(r rune) rune {
-		if invisible(r) || r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF {
+		if unseen(r) {
 			return -1
 		}
 		return r
