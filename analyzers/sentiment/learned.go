@@ -127,6 +127,7 @@ func (m *learnedModel) score(x []float64) float64 {
 func (l *Local) features(r *rules, ss []string, vs []vaderScores, ruleScore float64) []float64 {
 	var valence, afinn float64
 	var nTok, nNeg, nExcl, nQuest, nValenced, nAfinn, afPos, afNeg int
+	var key []byte // afinnAt's buffer, kept across words
 	for k, v := range vs {
 		if v.sum != 0 {
 			valence += v.sum
@@ -135,31 +136,31 @@ func (l *Local) features(r *rules, ss []string, vs []vaderScores, ruleScore floa
 		nTok += len(v.tokens)
 		nExcl += strings.Count(ss[k], "!")
 		nQuest += strings.Count(ss[k], "?")
-		lower := v.lower
-		for _, t := range lower {
+		var sentAfinn float64
+		// One pass tests each word for negation once: an AFINN entry is
+		// negated when the last negation before it is within lookBack
+		// words. Words inside an entry matched are not entries of their
+		// own, but they count as negations.
+		lastNeg, inEntry := -lookBack-1, 0
+		for i, t := range v.lower {
+			if inEntry > 0 {
+				inEntry--
+			} else if a, n := l.afinnAt(v.lower, i, &key); n > 0 {
+				if lastNeg >= i-lookBack {
+					a *= negScalar
+				}
+				sentAfinn += a
+				if a > 0 {
+					afPos++
+				} else if a < 0 {
+					afNeg++
+				}
+				inEntry = n - 1
+			}
 			if r.negated(t) {
 				nNeg++
+				lastNeg = i
 			}
-		}
-		var sentAfinn float64
-		for i := 0; i < len(lower); i++ {
-			a, n := l.afinnAt(lower, i)
-			if n == 0 {
-				continue
-			}
-			for b := 1; b <= lookBack && i-b >= 0; b++ {
-				if r.negated(lower[i-b]) {
-					a *= negScalar
-					break
-				}
-			}
-			sentAfinn += a
-			if a > 0 {
-				afPos++
-			} else if a < 0 {
-				afNeg++
-			}
-			i += n - 1
 		}
 		if sentAfinn != 0 {
 			afinn += sentAfinn
@@ -189,21 +190,27 @@ func (l *Local) features(r *rules, ss []string, vs []vaderScores, ruleScore floa
 
 // afinnAt is the AFINN valence of the longest entry starting at word i
 // (entries have up to three words) and its length in words; 0 words when
-// none starts there.
-func (l *Local) afinnAt(lower []string, i int) (float64, int) {
+// none starts there. key is a buffer for the joined words of a phrase,
+// which a map lookup reads without copying.
+func (l *Local) afinnAt(lower []string, i int, key *[]byte) (float64, int) {
 	w := trimPunct(lower[i])
-	// Phrases are few: joined keys are built only at the words that start one.
-	for n := min(l.afinnStarts[w], len(lower)-i); n > 1; n-- {
-		key := w
-		for k := 1; k < n; k++ {
-			key += phraseJoin + trimPunct(lower[i+k])
-		}
-		if v, ok := l.afinn[key]; ok {
-			return v, n
-		}
+	v, ok := l.afinn[w]
+	best := 0
+	if ok {
+		best = 1
 	}
-	if v, ok := l.afinn[w]; ok {
-		return v, 1
+	if longest := min(l.afinnStarts[w], len(lower)-i); longest > 1 {
+		k := append((*key)[:0], w...)
+		for n := 2; n <= longest; n++ {
+			k = append(append(k, phraseJoin...), trimPunct(lower[i+n-1])...)
+			if pv, ok := l.afinn[string(k)]; ok {
+				v, best = pv, n
+			}
+		}
+		*key = k
 	}
-	return 0, 0
+	if best == 0 {
+		return 0, 0
+	}
+	return v, best
 }

@@ -72,6 +72,8 @@ func TestFeatures(t *testing.T) {
 	}{
 		{"AFINN phrase counts once", "it does not work", "afinn_neg", math.Log1p(1)},
 		{"AFINN negated", "never happy", "afinn", normalize(3*negScalar, 0)},
+		{"AFINN negated three words back", "never was it happy", "afinn", normalize(3*negScalar, 0)},
+		{"AFINN not negated four words back", "never once was it happy", "afinn", normalize(3, 0)},
 		{"AFINN phrase before negation", "not good", "afinn", normalize(-2, 0)},
 		{"exclamations a sentence", "Great! Great!", "exclaim", math.Log1p(1)},
 		{"negations", "I do not want it and I never will", "negations", math.Log1p(2)},
