@@ -288,10 +288,10 @@ func (l *Local) assess(r *rules, text string) (Assessment, []string, []vaderScor
 // Features are the learned layer's inputs for an English text (see
 // FeatureNames), for training it; nil without the additions.
 func (l *Local) Features(text string) []float64 {
-	r := l.rules["en"]
-	if !l.opts.Additions || r == nil {
+	if !l.opts.Additions {
 		return nil
 	}
+	r := l.rules["en"]
 	a, ss, vs := l.assess(r, text)
 	return l.features(r, ss, vs, a.Rules)
 }
