@@ -59,11 +59,7 @@ func (a *Analyzer) judgeEnvelope(f *finding, m *analyzers.Message, from *mail.Ad
 		f.add(FreemailNameMismatch, "name="+short(from.Name), "mailbox="+strings.ToLower(from.Address))
 	}
 	if free || replyFree != "" {
-		text := h.Subject + "\n" + m.Text
-		if m.HTML != "" {
-			text += "\n" + htmlText(m)
-		}
-		if amount := largeAmount(text); amount != "" {
+		if amount := largeAmount(readText(m, m.Text)); amount != "" {
 			f.add(MoneyFreemail, amount)
 		}
 	}
@@ -300,6 +296,17 @@ func (a *Analyzer) judgeLinkRecipient(f *finding, m *analyzers.Message, off []ju
 			}
 		}
 	}
+}
+
+// readText is what the checks of words read: the subject, then plain (the
+// plain-text body, or the part of it they judge), then the text a reader
+// sees in the HTML body.
+func readText(m *analyzers.Message, plain string) string {
+	text := m.Header.Subject + "\n" + plain
+	if m.HTML != "" {
+		text += "\n" + htmlText(m)
+	}
+	return text
 }
 
 // htmlTextKey keys the visible text of a message's HTML in

@@ -1025,10 +1025,7 @@ func credentialHits(w *scanned) []string {
 }
 
 func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, fromDom string, off []judged) {
-	text := m.Header.Subject + "\n" + m.Text
-	if m.HTML != "" {
-		text += "\n" + htmlText(m)
-	}
+	text := readText(m, m.Text)
 	// Names of attached files speak too ("Mining.balance.0.74.BTC.pdf"),
 	// and underscores and dots join words to slip them past filters
 	// ("Your_transfer_BTC").
