@@ -207,8 +207,9 @@ func (m linModel) predict(x []float64) float64 {
 func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 	d := len(sentiment.FeatureNames)
 	m := linModel{mean: make([]float64, d), scale: make([]float64, d), weight: make([]float64, d)}
-	// Standardise with the pooled, set-weighted moments.
-	var wsum float64
+	// Standardise with the pooled, set-weighted moments: each set's
+	// weights sum to 1.
+	wsum := float64(len(sets))
 	for _, s := range sets {
 		w := 1 / float64(len(s.x))
 		for _, x := range s.x {
@@ -216,7 +217,6 @@ func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 				m.mean[j] += w * v
 			}
 		}
-		wsum++
 	}
 	for j := range m.mean {
 		m.mean[j] /= wsum
@@ -300,15 +300,23 @@ func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 	}
 	mr = mr / wsum
 	sdRules := math.Sqrt(vr/wsum - mr*mr)
-	// The spread of scores grows with the gain: bisect.
+	// The spread of scores grows with the gain: bisect, on ratings
+	// predicted once.
+	pred := make([][]float64, len(sets))
+	for k, s := range sets {
+		pred[k] = make([]float64, len(s.x))
+		for i, x := range s.x {
+			pred[k][i] = m.predict(x)
+		}
+	}
 	lo, hi := 1e-3, 10.0
 	for range 60 {
 		g := (lo + hi) / 2
 		var sum, sq float64
-		for _, s := range sets {
+		for k, s := range sets {
 			w := 1 / float64(len(s.x))
-			for _, x := range s.x {
-				v := squash(g * m.predict(x))
+			for _, p := range pred[k] {
+				v := squash(g * p)
 				sum += w * v
 				sq += w * v * v
 			}
