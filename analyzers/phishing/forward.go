@@ -249,7 +249,7 @@ func (a *Analyzer) judgeForwarded(f *finding, m *analyzers.Message, own []string
 			links := a.links(fm)
 			var off []judged
 			for _, l := range links {
-				if clickable(l.Kind) && l.web && l.h.reg != fromDom && !a.sameBrand(l.h.reg, fromDom) {
+				if a.leadsOff(l, fromDom) {
 					off = append(off, l)
 				}
 			}

@@ -575,7 +575,7 @@ func (a *Analyzer) judgeLinks(f *finding, links []judged, fromDom string, own []
 			continue
 		}
 		h := l.h
-		if h.reg != fromDom && !a.sameBrand(h.reg, fromDom) {
+		if a.leadsOff(l, fromDom) {
 			off = append(off, l)
 		}
 		if h.userinfo {
@@ -618,6 +618,12 @@ func (a *Analyzer) judgeLinks(f *finding, links []judged, fromDom string, own []
 		}
 	}
 	return off
+}
+
+// leadsOff says whether l is a clickable web link to another registered
+// domain than the sender's, and not to one of the sender's brand's.
+func (a *Analyzer) leadsOff(l judged, fromDom string) bool {
+	return clickable(l.Kind) && l.web && l.h.reg != fromDom && !a.sameBrand(l.h.reg, fromDom)
 }
 
 func short(s string) string {
