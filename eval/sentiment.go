@@ -188,25 +188,11 @@ func loadFeatures(corpora string) ([]featSet, error) {
 	return out, nil
 }
 
-// linModel is what sentiment's lexicon/learned-en.tsv holds.
-type linModel struct {
-	mean, scale, weight []float64
-	bias, gain          float64
-}
-
-func (m linModel) predict(x []float64) float64 {
-	y := m.bias
-	for i, v := range x {
-		y += m.weight[i] * (v - m.mean[i]) / m.scale[i]
-	}
-	return y
-}
-
 // fitRidge fits sets with each set weighing 1 in all, at penalty lambda
 // times the summed weight.
-func fitRidge(sets []featSet, lambda float64) (linModel, error) {
+func fitRidge(sets []featSet, lambda float64) (sentiment.LearnedModel, error) {
 	d := len(sentiment.FeatureNames)
-	m := linModel{mean: make([]float64, d), scale: make([]float64, d), weight: make([]float64, d)}
+	m := sentiment.LearnedModel{Mean: make([]float64, d), Scale: make([]float64, d), Weight: make([]float64, d)}
 	// Standardise with the pooled, set-weighted moments: each set's
 	// weights sum to 1.
 	wsum := float64(len(sets))
@@ -214,25 +200,25 @@ func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 		w := 1 / float64(len(s.x))
 		for _, x := range s.x {
 			for j, v := range x {
-				m.mean[j] += w * v
+				m.Mean[j] += w * v
 			}
 		}
 	}
-	for j := range m.mean {
-		m.mean[j] /= wsum
+	for j := range m.Mean {
+		m.Mean[j] /= wsum
 	}
 	for _, s := range sets {
 		w := 1 / float64(len(s.x))
 		for _, x := range s.x {
 			for j, v := range x {
-				m.scale[j] += w * (v - m.mean[j]) * (v - m.mean[j])
+				m.Scale[j] += w * (v - m.Mean[j]) * (v - m.Mean[j])
 			}
 		}
 	}
-	for j := range m.scale {
-		m.scale[j] = math.Sqrt(m.scale[j] / wsum)
-		if m.scale[j] < 1e-9 {
-			m.scale[j] = 1
+	for j := range m.Scale {
+		m.Scale[j] = math.Sqrt(m.Scale[j] / wsum)
+		if m.Scale[j] < 1e-9 {
+			m.Scale[j] = 1
 		}
 	}
 	a := make([][]float64, d)
@@ -246,14 +232,14 @@ func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 		var cy float64
 		for i, x := range s.x {
 			for j, v := range x {
-				cx[j] += w * (v - m.mean[j]) / m.scale[j]
+				cx[j] += w * (v - m.Mean[j]) / m.Scale[j]
 			}
 			cy += w * s.human[i]
 		}
 		z := make([]float64, d)
 		for i, x := range s.x {
 			for j, v := range x {
-				z[j] = (v-m.mean[j])/m.scale[j] - cx[j]
+				z[j] = (v-m.Mean[j])/m.Scale[j] - cx[j]
 			}
 			y := s.human[i] - cy
 			for j := range d {
@@ -271,7 +257,7 @@ func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 	if err != nil {
 		return m, err
 	}
-	m.weight = wts
+	m.Weight = wts
 	// The intercept learnt would be the sets' average mood, which
 	// Pearson's r ignores. A mail with no word of sentiment should score
 	// 0, the raters' "neutral", so the bias puts there a text with every
@@ -280,15 +266,15 @@ func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 	for j := range d {
 		x0 := 0.0
 		if j == ln {
-			x0 = m.mean[j]
+			x0 = m.Mean[j]
 		}
-		m.bias -= m.weight[j] * (x0 - m.mean[j]) / m.scale[j]
+		m.Bias -= m.Weight[j] * (x0 - m.Mean[j]) / m.Scale[j]
 	}
 	// A regression's predictions spread less than what it predicts (by
 	// its r), so the ratings would rarely pass the labels' thresholds,
 	// set for the rules' scores. The gain spreads the scores as the rules'
 	// spread over the same items, so that about as many messages are
-	// labelled; tanh keeps r nearly as it was (see squash).
+	// labelled; tanh keeps r nearly as it was (see LearnedModel.Score).
 	rules := slices.Index(sentiment.FeatureNames, "rules")
 	var vr, mr float64
 	for _, s := range sets {
@@ -306,7 +292,7 @@ func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 	for k, s := range sets {
 		pred[k] = make([]float64, len(s.x))
 		for i, x := range s.x {
-			pred[k][i] = m.predict(x)
+			pred[k][i] = m.Rating(x)
 		}
 	}
 	lo, hi := 1e-3, 10.0
@@ -316,7 +302,7 @@ func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 		for k, s := range sets {
 			w := 1 / float64(len(s.x))
 			for _, p := range pred[k] {
-				v := squash(g * p)
+				v := math.Tanh(g * p) // LearnedModel.Score at gain g
 				sum += w * v
 				sq += w * v * v
 			}
@@ -328,7 +314,7 @@ func fitRidge(sets []featSet, lambda float64) (linModel, error) {
 			hi = g
 		}
 	}
-	m.gain = (lo + hi) / 2
+	m.Gain = (lo + hi) / 2
 	return m, nil
 }
 
@@ -365,21 +351,10 @@ func solve(a [][]float64) ([]float64, error) {
 	return x, nil
 }
 
-// scoreOf maps a predicted rating to the analyzer's score as the package
-// does.
-func scoreOf(m linModel, x []float64) float64 {
-	return squash(m.gain * m.predict(x))
-}
-
-// squash is the package's map of gain*rating to -1..1. It keeps the order
-// of strong readings where a clamp would tie them at -1, and a desk sorts
-// angry mail by score.
-func squash(v float64) float64 { return math.Tanh(v) }
-
-func setR(m linModel, s featSet) float64 {
+func setR(m sentiment.LearnedModel, s featSet) float64 {
 	p := make([]float64, len(s.x))
 	for i, x := range s.x {
-		p[i] = scoreOf(m, x)
+		p[i] = m.Score(x)
 	}
 	return pearson(s.human, p)
 }
@@ -464,10 +439,10 @@ func trainSentiment(w io.Writer, corpora, path string) error {
 	fmt.Fprintf(&b, "# rating = bias + sum weight*(x-mean)/scale (bias: a text without sentiment rates 0);\n")
 	fmt.Fprintf(&b, "# score = tanh(gain*rating) (gain: the scores spread as the rules' do on these sets).\n")
 	for j, n := range sentiment.FeatureNames {
-		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", n, ff(m.mean[j]), ff(m.scale[j]), ff(m.weight[j]))
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\n", n, ff(m.Mean[j]), ff(m.Scale[j]), ff(m.Weight[j]))
 	}
-	fmt.Fprintf(&b, "bias\t%s\n", ff(m.bias))
-	fmt.Fprintf(&b, "gain\t%s\n", ff(m.gain))
+	fmt.Fprintf(&b, "bias\t%s\n", ff(m.Bias))
+	fmt.Fprintf(&b, "gain\t%s\n", ff(m.Gain))
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("writing the learned model: %w", err)
 	}

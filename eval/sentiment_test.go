@@ -45,13 +45,13 @@ func TestFitRidge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for j, w := range m.weight {
+	for j, w := range m.Weight {
 		want := 0.0
 		switch j {
 		case 0:
-			want = 2 * m.scale[0]
+			want = 2 * m.Scale[0]
 		case 2:
-			want = -m.scale[2]
+			want = -m.Scale[2]
 		}
 		if math.Abs(w-want) > 1e-3 {
 			t.Errorf("weight of %s = %v, want %v", sentiment.FeatureNames[j], w, want)
@@ -65,17 +65,17 @@ func TestFitRidge(t *testing.T) {
 	x0 := make([]float64, d)
 	for j, n := range sentiment.FeatureNames {
 		if n == "length" {
-			x0[j] = m.mean[j]
+			x0[j] = m.Mean[j]
 		}
 	}
-	if p := m.predict(x0); math.Abs(p) > 1e-9 {
+	if p := m.Rating(x0); math.Abs(p) > 1e-9 {
 		t.Errorf("a text without sentiment rates %v", p)
 	}
 	var sum, sq float64
 	n := 0
 	for _, s := range sets {
 		for _, x := range s.x {
-			v := scoreOf(m, x)
+			v := m.Score(x)
 			sum, sq, n = sum+v, sq+v*v, n+1
 		}
 	}

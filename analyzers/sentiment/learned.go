@@ -44,24 +44,26 @@ var FeatureNames = []string{
 	"rules_x_len", // the rules' score times length: a long text is rated more calmly
 }
 
-// learnedModel is a linear model over standardised features: the
-// prediction is a human rating (-4..4), mapped to -1..1.
-type learnedModel struct {
-	mean, scale, weight []float64
-	bias, gain          float64
+// LearnedModel is the learned layer: a linear model over standardised
+// features (FeatureNames) whose prediction is a human rating (-4..4),
+// mapped to a score in -1..1. lexicon/learned-en.tsv holds it; the eval
+// fits it with this type, so that training and the analyzer predict alike.
+type LearnedModel struct {
+	Mean, Scale, Weight []float64
+	Bias, Gain          float64
 }
 
 // parseLearned reads lexicon/learned-en.tsv: "name<TAB>mean<TAB>scale<TAB>weight"
 // per feature, and "bias<TAB>value" and "gain<TAB>value" lines.
-func parseLearned(data string) (*learnedModel, error) {
-	m := &learnedModel{}
+func parseLearned(data string) (*LearnedModel, error) {
+	m := &LearnedModel{}
 	idx := map[string]int{}
 	for i, n := range FeatureNames {
 		idx[n] = i
 	}
-	m.mean = make([]float64, len(FeatureNames))
-	m.scale = make([]float64, len(FeatureNames))
-	m.weight = make([]float64, len(FeatureNames))
+	m.Mean = make([]float64, len(FeatureNames))
+	m.Scale = make([]float64, len(FeatureNames))
+	m.Weight = make([]float64, len(FeatureNames))
 	seen := make([]bool, len(FeatureNames))
 	sawBias, sawGain := false, false
 	sc := bufio.NewScanner(strings.NewReader(data))
@@ -77,9 +79,9 @@ func parseLearned(data string) (*learnedModel, error) {
 				return nil, fmt.Errorf("learned model: %s: %w", f[0], err)
 			}
 			if f[0] == "bias" {
-				m.bias, sawBias = v, true
+				m.Bias, sawBias = v, true
 			} else {
-				m.gain, sawGain = v, true
+				m.Gain, sawGain = v, true
 			}
 			continue
 		}
@@ -87,14 +89,14 @@ func parseLearned(data string) (*learnedModel, error) {
 		if !ok || len(f) != 4 {
 			return nil, fmt.Errorf("learned model: line %q: unknown feature or not 4 fields", line)
 		}
-		for k, dst := range []*float64{&m.mean[i], &m.scale[i], &m.weight[i]} {
+		for k, dst := range []*float64{&m.Mean[i], &m.Scale[i], &m.Weight[i]} {
 			v, err := strconv.ParseFloat(f[k+1], 64)
 			if err != nil {
 				return nil, fmt.Errorf("learned model: %s: %w", f[0], err)
 			}
 			*dst = v
 		}
-		if m.scale[i] == 0 {
+		if m.Scale[i] == 0 {
 			return nil, fmt.Errorf("learned model: %s: scale 0", f[0])
 		}
 		seen[i] = true
@@ -104,22 +106,26 @@ func parseLearned(data string) (*learnedModel, error) {
 			return nil, fmt.Errorf("learned model: no weight for feature %s", FeatureNames[i])
 		}
 	}
-	if !sawBias || !sawGain || m.gain <= 0 {
+	if !sawBias || !sawGain || m.Gain <= 0 {
 		return nil, fmt.Errorf("learned model: no bias or no positive gain")
 	}
 	return m, nil
 }
 
-func (m *learnedModel) predict(x []float64) float64 {
-	y := m.bias
+// Rating is the human rating predicted from features x.
+func (m *LearnedModel) Rating(x []float64) float64 {
+	y := m.Bias
 	for i, v := range x {
-		y += m.weight[i] * (v - m.mean[i]) / m.scale[i]
+		y += m.Weight[i] * (v - m.Mean[i]) / m.Scale[i]
 	}
 	return y
 }
 
-func (m *learnedModel) score(x []float64) float64 {
-	return round(math.Tanh(m.gain*m.predict(x)), 4)
+// Score maps the rating to -1..1 with tanh, which keeps the order of
+// strong readings where a clamp would tie them at -1: a desk sorts angry
+// mail by score.
+func (m *LearnedModel) Score(x []float64) float64 {
+	return math.Tanh(m.Gain * m.Rating(x))
 }
 
 // features computes FeatureNames for a text from its sentences' rule

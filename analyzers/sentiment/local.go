@@ -53,7 +53,7 @@ type Local struct {
 	// afinn is the second English lexicon the learned layer reads.
 	afinn       map[string]float64
 	afinnStarts map[string]int // see phraseStarts
-	model       *learnedModel
+	model       *LearnedModel
 	modelErr    error
 }
 
@@ -258,7 +258,7 @@ func (l *Local) Assess(text, lang string) Assessment {
 	}
 	a, ss, vs := l.assess(r, text)
 	if l.model != nil && lang == "en" {
-		a.Score = l.model.score(l.features(r, ss, vs, a.Rules))
+		a.Score = round(l.model.Score(l.features(r, ss, vs, a.Rules)), 4)
 	}
 	return a
 }
