@@ -348,9 +348,6 @@ func (x *Extractor) extract(toks []token, df DF, max int) []Keyword {
 		return 0
 	})
 	out = x.pick(out, max)
-	if len(out) > max {
-		out = out[:max]
-	}
 	// Scores relative to the best, so they read the same whatever the
 	// length of the mail.
 	top := out[0].Score
@@ -390,19 +387,17 @@ func (x *Extractor) pick(ranked []Keyword, max int) []Keyword {
 		return ranked[:min(max, len(ranked))]
 	}
 	var kept, around []Keyword
+	// Blanks at both ends make a match whole words: "art" is not in
+	// "smart card".
+	var keptPadded []string
 	for _, k := range ranked {
-		dup := false
-		for _, c := range kept {
-			if strings.Contains(" "+k.Phrase+" ", " "+c.Phrase+" ") {
-				dup = true
-				break
-			}
-		}
-		if dup {
+		padded := " " + k.Phrase + " "
+		if slices.ContainsFunc(keptPadded, func(c string) bool { return strings.Contains(padded, c) }) {
 			around = append(around, k)
 			continue
 		}
 		kept = append(kept, k)
+		keptPadded = append(keptPadded, padded)
 		if len(kept) == max {
 			return kept
 		}

@@ -89,6 +89,7 @@ func TestPick(t *testing.T) {
 		{"tfidf fills max with them when the text has too few phrases", tf, kw("obama", "barack obama", "senate", "obama visit"), 4,
 			[]string{"obama", "senate", "barack obama", "obama visit"}},
 		{"tfidf keeps a phrase inside a taken one", tf, kw("barack obama", "obama"), 2, []string{"barack obama", "obama"}},
+		{"tfidf matches whole words only", tf, kw("art", "smart card", "museum"), 2, []string{"art", "smart card"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
