@@ -61,7 +61,8 @@ func TestInlineForwards(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := inlineForwards(tt.text, 5)
+			m := &analyzers.Message{Text: tt.text}
+			got := quotedIn(m).msgs
 			if len(got) != len(tt.wantFrom) {
 				t.Fatalf("%d forwarded messages, want %d", len(got), len(tt.wantFrom))
 			}
@@ -82,7 +83,7 @@ func TestInlineForwards(t *testing.T) {
 					t.Errorf("%d recipients, want %d", len(got[0].Header.To), tt.wantTo)
 				}
 			}
-			if own := ownText(tt.text); own != tt.wantOwn {
+			if own := ownText(m); own != tt.wantOwn {
 				t.Errorf("ownText = %q, want %q", own, tt.wantOwn)
 			}
 		})
@@ -98,7 +99,7 @@ func TestQuotedRecipients(t *testing.T) {
 		"From: Ann <ann@gmail.com>\nSent: Monday\nTo: undisclosed-recipients:;\nSubject: photos\n\nhi": true,
 		"From: Ann <ann@gmail.com>\nSent: Monday\nTo: Bob <bob@b.example>\nSubject: photos\n\nhi":      false,
 	} {
-		q := inlineForwards(text, 1)
+		q := quotedIn(&analyzers.Message{Text: text}).msgs
 		if len(q) != 1 {
 			t.Fatalf("%q: %d forwarded messages", text, len(q))
 		}
@@ -208,11 +209,11 @@ func FuzzInlineForwards(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got := inlineForwards(s, 2)
+		got, _ := quotedBlocks(s, 2)
 		if len(got) > 2 {
 			t.Fatalf("%d messages, asked for 2", len(got))
 		}
-		if own := ownText(s); !strings.HasPrefix(s, own) {
+		if own := ownText(&analyzers.Message{Text: s}); !strings.HasPrefix(s, own) {
 			t.Fatalf("ownText %q is not the start of %q", own, s)
 		}
 	})

@@ -3,6 +3,7 @@ package phishing
 import (
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/mailsift/mailsift/analyzers"
@@ -25,21 +26,17 @@ const maxForwarded = 3
 // forwardedMessages returns the messages forwarded inside m: the attached
 // ones, then those quoted inline in its text.
 func forwardedMessages(m *analyzers.Message) []*analyzers.Message {
-	var out []*analyzers.Message
-	for _, n := range m.Nested {
-		if len(out) == maxForwarded {
-			return out
-		}
-		out = append(out, n)
+	out := slices.Clone(m.Nested[:min(len(m.Nested), maxForwarded)])
+	if len(out) == maxForwarded {
+		return out
 	}
-	text := m.Text
-	if strings.TrimSpace(text) == "" && m.HTML != "" {
-		text = htmlText(m)
+	var inline []*analyzers.Message
+	if strings.TrimSpace(m.Text) == "" && m.HTML != "" {
+		inline, _ = quotedBlocks(htmlText(m), maxForwarded)
+	} else {
+		inline = quotedIn(m).msgs
 	}
-	for _, q := range inlineForwards(text, maxForwarded-len(out)) {
-		out = append(out, q)
-	}
-	return out
+	return append(out, inline[:min(len(inline), maxForwarded-len(out))]...)
 }
 
 // forwardKeys maps the field names of an inline header block, as mail
@@ -64,26 +61,39 @@ var forwardField = regexp.MustCompile(`^\s*[*>]*\s*\*?([\p{L}][\p{L} -]{0,12}?)\
 // mailAddress finds the addresses written in a line of text.
 var mailAddress = regexp.MustCompile(`[A-Za-z0-9._%+'-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
 
-// inlineForwards finds header blocks quoted in text, at most max: a From
+// quotedKey keys in Message.Derived the header blocks quoted in a
+// message's plain-text body: the forwarded mails judged and the sender's
+// own text above them come from one reading of it, not one each.
+type quotedKey struct{}
+
+// quotedText is what quotedBlocks finds in a plain-text body.
+type quotedText struct {
+	msgs []*analyzers.Message // at most maxForwarded
+	at   int                  // where the first block starts; -1: none
+}
+
+func quotedIn(m *analyzers.Message) quotedText {
+	return m.Derived(quotedKey{}, func() any {
+		msgs, at := quotedBlocks(m.Text, maxForwarded)
+		return quotedText{msgs: msgs, at: at}
+	}).(quotedText)
+}
+
+// ownText is the part of the message's plain-text body above the first
+// quoted header block: what the sender wrote, not what they forwarded or
+// replied to.
+func ownText(m *analyzers.Message) string {
+	if at := quotedIn(m).at; at >= 0 {
+		return m.Text[:at]
+	}
+	return m.Text
+}
+
+// quotedBlocks finds header blocks quoted in text, at most max: a From
 // line followed, before a blank line, by at least two of a date, the
 // recipients and a subject. Each becomes a message with those header
-// fields and the text below the block as its body.
-func inlineForwards(text string, max int) []*analyzers.Message {
-	out, _ := quotedBlocks(text, max)
-	return out
-}
-
-// ownText is the part of text above the first quoted header block: what
-// the sender wrote, not what they forwarded or replied to.
-func ownText(text string) string {
-	if _, at := quotedBlocks(text, 1); at >= 0 {
-		return text[:at]
-	}
-	return text
-}
-
-// quotedBlocks returns the messages of at most max quoted header blocks
-// of text and the byte offset where the first one starts (-1: none).
+// fields and the text below the block as its body. It also returns the
+// byte offset where the first block starts (-1: none).
 func quotedBlocks(text string, max int) ([]*analyzers.Message, int) {
 	if max <= 0 || !strings.Contains(text, ":") {
 		return nil, -1

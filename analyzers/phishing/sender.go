@@ -106,7 +106,7 @@ func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *m
 	if len(links) > 0 && !listMail(h) {
 		// An unsubscribe line in a forwarded or quoted mail is that mail's,
 		// whose List-Unsubscribe the forward does not carry.
-		text := readText(m, ownText(m.Text))
+		text := readText(m, ownText(m))
 		if hit := unsubscribeWords.FindString(text); hit != "" {
 			f.add(BulkNoUnsubscribe, strings.ToLower(hit))
 		}
