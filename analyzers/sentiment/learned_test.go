@@ -2,6 +2,7 @@ package sentiment
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,7 +36,7 @@ func TestLearnedLayer(t *testing.T) {
 				t.Errorf("rules' score %v with the layer, %v and %v without", a.Rules, r.Score, r.Rules)
 			}
 			// The drivers stay the rules' sentence scores.
-			if len(a.Sentences) != len(r.Sentences) || len(a.Sentences) > 0 && a.Sentences[0] != r.Sentences[0] {
+			if !slices.Equal(a.Sentences, r.Sentences) {
 				t.Errorf("sentences %v, want the rules' %v", a.Sentences, r.Sentences)
 			}
 		})
