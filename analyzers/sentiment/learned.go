@@ -163,7 +163,9 @@ func (l *Local) features(r *rules, ss []string, vs []vaderScores, ruleScore floa
 				}
 				inEntry = n - 1
 			}
-			if r.negated(t) {
+			// The layer reads English with the additions, whose rules
+			// fold case: t is already folded.
+			if r.negatedAsIs(t) {
 				nNeg++
 				lastNeg = i
 			}

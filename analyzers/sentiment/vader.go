@@ -298,6 +298,11 @@ func (r *rules) negated(tok string) bool {
 	if r.foldCase {
 		tok = strings.ToLower(tok)
 	}
+	return r.negatedAsIs(tok)
+}
+
+// negatedAsIs is negated without folding case, for a token already folded.
+func (r *rules) negatedAsIs(tok string) bool {
 	if r.noNegates && tok == "no" {
 		return true
 	}
