@@ -164,13 +164,17 @@ func largeAmount(text string) string {
 		if digits == "" {
 			return strings.Join(strings.Fields(m[0]), " ") // millions
 		}
-		digits = strings.NewReplacer(",", "", ".", "").Replace(digits)
+		digits = digitGroups.Replace(digits)
 		if n, err := strconv.Atoi(digits); err == nil && n >= minAmount {
 			return strings.TrimSpace(m[0])
 		}
 	}
 	return ""
 }
+
+// digitGroups drops the separators of thousands, written as a comma or a
+// point depending on the country. Built once: a replacer is costly to make.
+var digitGroups = strings.NewReplacer(",", "", ".", "")
 
 var moneyWords = regexp.MustCompile(`(?i)\b(usd|eur|gbp|euros?|dollars?|d[óo]lares|reais|pounds|million|milh[õo]es|millones|millionen)\b`)
 
