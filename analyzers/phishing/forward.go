@@ -270,12 +270,14 @@ func (a *Analyzer) judgeForwarded(f *finding, m *analyzers.Message, own []string
 		}
 		f.add(Forwarded, "from="+strings.ToLower(from.Address))
 		for _, sym := range inner.order {
-			opts := []string{"forwarded"}
+			var opts []string
 			for _, o := range inner.opts[sym] {
 				opts = append(opts, "forwarded: "+o)
 			}
-			if len(opts) > 1 {
-				opts = opts[1:]
+			if len(opts) == 0 {
+				// Still marked, so that the symbol is not read as the
+				// carrier's own.
+				opts = []string{"forwarded"}
 			}
 			f.add(sym, opts...)
 			if e := inner.extra[sym]; e > f.extra[sym] {

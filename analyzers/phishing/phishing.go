@@ -1329,11 +1329,7 @@ const disguisedWordsExtra = 2
 // hiddenCredential returns the credential phrase a disguised header reads
 // as once its disguise is taken off, or "".
 func hiddenCredential(s string) string {
-	plain := plainHeader(s)
-	if hit := credentialPhrases.re.FindString(plain); hit != "" {
-		return hit
-	}
-	return ""
+	return credentialPhrases.re.FindString(plainHeader(s))
 }
 
 // plainHeader is a header text as the reader sees it: marks and invisible

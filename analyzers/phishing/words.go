@@ -478,10 +478,7 @@ func letters(s string) int {
 }
 
 func shortest(set []string) int {
-	if len(set) == 0 {
-		return 0
-	}
-	return len(slices.MinFunc(set, func(a, b string) int { return len(a) - len(b) }))
+	return len(shortestOf(set))
 }
 
 // kindsMatched returns the first match of each expression in the
