@@ -275,17 +275,22 @@ func (a *Analyzer) judgeLinkRecipient(f *finding, m *analyzers.Message, off []ju
 	if len(off) == 0 {
 		return
 	}
+	// Each address as written and as a query string encodes it, made once
+	// rather than for each link.
 	var addrs []string
+	add := func(addr string) {
+		addrs = append(addrs, addr, strings.Replace(addr, "@", "%40", 1))
+	}
 	for _, l := range [][]*mail.Address{m.Header.To, m.Header.Cc} {
 		for _, ad := range l {
 			if strings.Contains(ad.Address, "@") {
-				addrs = append(addrs, strings.ToLower(ad.Address))
+				add(strings.ToLower(ad.Address))
 			}
 		}
 	}
 	for _, v := range m.Header.Values("Delivered-To") {
 		if v = strings.ToLower(strings.TrimSpace(v)); strings.Contains(v, "@") {
-			addrs = append(addrs, v)
+			add(v)
 		}
 	}
 	for _, l := range off {
@@ -294,7 +299,7 @@ func (a *Analyzer) judgeLinkRecipient(f *finding, m *analyzers.Message, off []ju
 			continue
 		}
 		for _, ad := range addrs {
-			if strings.Contains(u, ad) || strings.Contains(u, strings.Replace(ad, "@", "%40", 1)) {
+			if strings.Contains(u, ad) {
 				f.add(LinkRecipient, l.h.display)
 				return
 			}
