@@ -274,7 +274,7 @@ func uncontrolled(keys []string) []string {
 	for i > 0 && norm(keys[i-1]) <= norm(keys[i]) {
 		i--
 	}
-	return keys[:i]
+	return keys[:max(i, 0)]
 }
 
 func tail(s string) string {

@@ -21,6 +21,7 @@ func TestUncontrolled(t *testing.T) {
 			[]string{"weld quality"}},
 		{"all sorted leaves nothing", []string{"a", "b", "c"}, []string{}},
 		{"one key", []string{"a"}, []string{}},
+		{"no keys", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
