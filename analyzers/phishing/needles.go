@@ -1,7 +1,5 @@
 package phishing
 
-import "math/bits"
-
 // The word lists' literals (the openings of each phrase and of each of its
 // alternatives) are looked for in a message's text in one pass, with an
 // Aho-Corasick automaton, rather than with a substring search per literal:
@@ -135,12 +133,4 @@ func (f literalSet) anyOf(ids []int32) bool {
 		}
 	}
 	return false
-}
-
-func (f literalSet) count() int {
-	n := 0
-	for _, w := range f {
-		n += bits.OnesCount64(w)
-	}
-	return n
 }

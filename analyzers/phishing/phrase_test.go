@@ -104,7 +104,13 @@ func TestNeedlesFindWhatContainsFinds(t *testing.T) {
 			t.Errorf("list literal %q: automaton and substring search disagree", l)
 		}
 	}
-	if has.count() < 5 {
-		t.Errorf("only %d list literals found in a text full of them", has.count())
+	found := 0
+	for id := range literalList {
+		if has.anyOf([]int32{int32(id)}) {
+			found++
+		}
+	}
+	if found < 5 {
+		t.Errorf("only %d list literals found in a text full of them", found)
 	}
 }

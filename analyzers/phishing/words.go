@@ -152,9 +152,10 @@ func distinctHits(p phrase, text string, w *scanned, max int) []string {
 // keeps its own; a message then runs an expression of only the
 // alternatives whose openings it holds (see forText).
 type phrase struct {
-	re       *regexp.Regexp
-	openings []string // nil: the expression can start anywhere; always run it
-	openIDs  []int32  // their numbers among all the lists' literals
+	re *regexp.Regexp
+	// The numbers of its openings among all the lists' literals; nil: the
+	// expression can start anywhere, always run it.
+	openIDs []int32
 
 	flags   string        // a leading flag group such as (?i), which every alternative needs
 	alts    []alternative // when there are two or more
@@ -162,9 +163,8 @@ type phrase struct {
 }
 
 type alternative struct {
-	expr     string
-	openings []string // nil: it may match anywhere
-	openIDs  []int32
+	expr    string
+	openIDs []int32 // nil: it may match anywhere
 }
 
 // subsetCache holds the expressions compiled for subsets of a phrase's
@@ -182,25 +182,25 @@ const maxSubsets = 64
 // newPhrase compiles expr, which must be written in lower case or be
 // case-blind ((?i)), since its literals are looked for in lower-cased text.
 func newPhrase(expr string) phrase {
-	p := phrase{re: regexp.MustCompile(expr)}
-	if parsed, err := syntax.Parse(expr, syntax.Perl); err == nil {
-		p.openings = openings(parsed.Simplify())
-	}
-	p.openIDs = literalNumbers(p.openings)
+	p := phrase{re: regexp.MustCompile(expr), openIDs: openingIDs(expr)}
 	flags, alts := splitAlternatives(expr)
 	if len(alts) < 2 {
 		return p
 	}
 	p.flags, p.subsets = flags, &subsetCache{m: map[string]*regexp.Regexp{}}
 	for _, a := range alts {
-		alt := alternative{expr: a}
-		if parsed, err := syntax.Parse(flags+a, syntax.Perl); err == nil {
-			alt.openings = openings(parsed.Simplify())
-		}
-		alt.openIDs = literalNumbers(alt.openings)
-		p.alts = append(p.alts, alt)
+		p.alts = append(p.alts, alternative{expr: a, openIDs: openingIDs(flags + a)})
 	}
 	return p
+}
+
+// openingIDs numbers the openings of expr; nil when it may match anywhere.
+func openingIDs(expr string) []int32 {
+	parsed, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	return literalNumbers(openings(parsed.Simplify()))
 }
 
 // splitAlternatives splits expr at its top-level '|', after a leading flag
