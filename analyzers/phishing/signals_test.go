@@ -239,7 +239,7 @@ func TestSignals(t *testing.T) {
 			notWant: []string{LinkIP},
 		},
 		{
-			name:    "a stranger on freemail writing to hidden recipients about a fortune",
+			name:    "a stranger on freemail writing about a fortune to a named recipient",
 			raw:     text("Kristle <rasezvah@gmail.com>", "Your transfer", "The main thing is to have time to withdraw your 25,371$", "Reply-To: k.h@outlook.com\r\n"),
 			want:    []string{MoneyFreemail},
 			notWant: []string{FreemailUndisclosed},

@@ -65,7 +65,7 @@ func TestPrefilterAgreesWithTheExpressions(t *testing.T) {
 		t.Fatalf("only %d texts found", len(texts))
 	}
 	hits := 0
-	all := append([]phrase{pressurePhrases, lurePhrases, credentialPhrases, callWords, callReasons}, scamPhrases...)
+	all := append([]phrase{pressurePhrases, lurePhrases, credentialPhrases, callWords, callReasons, contactNumber}, scamPhrases...)
 	for _, p := range all {
 		for _, text := range texts {
 			if !p.mayMatch(scanText(text)) && p.re.MatchString(text) {
