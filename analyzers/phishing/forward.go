@@ -238,12 +238,9 @@ func quotedList(v string) []*mail.Address {
 // judgeForwarded judges the sender, recipients and subject of each
 // forwarded message, and the words of attached ones (the text quoted
 // inline is already part of the message's own), and adds what it finds
-// with options marked "forwarded:".
+// with options marked "forwarded:". A mail system's report is no forward
+// (a bounce returns the reader's own message) and is not given here.
 func (a *Analyzer) judgeForwarded(f *finding, m *analyzers.Message, own []string) {
-	if isReport(m) {
-		// A bounce returns the reader's own message: not a forward.
-		return
-	}
 	for _, fm := range forwardedMessages(m) {
 		from := decodedFrom(fm)
 		if from == nil || !strings.Contains(from.Address, "@") {

@@ -408,7 +408,8 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 			d.Links = append(d.Links, l.Link)
 		}
 	}
-	if isReport(m) {
+	report := isReport(m)
+	if report {
 		links = slices.DeleteFunc(links, func(l judged) bool {
 			return l.Kind == analyzers.LinkText || l.Part != "1" && !strings.HasPrefix(l.Part, "1.")
 		})
@@ -421,7 +422,9 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 	a.judgeEnvelope(&f, m, from, fromDom)
 	a.judgeStructure(&f, m)
 	a.judgeLinkRecipient(&f, m, offDomain)
-	a.judgeForwarded(&f, m, own)
+	if !report {
+		a.judgeForwarded(&f, m, own)
+	}
 
 	var r analyzers.Result
 	for _, sym := range f.order {

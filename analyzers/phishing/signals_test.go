@@ -239,6 +239,13 @@ func TestSignals(t *testing.T) {
 			notWant: []string{LinkIP},
 		},
 		{
+			// The returned message is the reader's own, not a forward to judge.
+			name: "a bounce returning a message whose sender would count",
+			raw: "From: MAILER-DAEMON@mx.mailbox.example\r\nTo: kim@mailbox.example\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=r\r\n\r\n--r\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n--r\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\n--r\r\nContent-Type: message/rfc822\r\n\r\n" +
+				"From: \"PayPal Support\" <kim.smith77@gmail.com>\r\nTo: lee@other.example\r\nSubject: hi\r\n\r\nhello\r\n--r--\r\n",
+			notWant: []string{Forwarded, DisplayNameBrand},
+		},
+		{
 			name:    "a stranger on freemail writing about a fortune to a named recipient",
 			raw:     text("Kristle <rasezvah@gmail.com>", "Your transfer", "The main thing is to have time to withdraw your 25,371$", "Reply-To: k.h@outlook.com\r\n"),
 			want:    []string{MoneyFreemail},
