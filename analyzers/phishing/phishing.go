@@ -1058,7 +1058,7 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	}
 	if (freemail[fromDom] || len(off) == 0) && asksToCall && callReasons.mayMatch(w) && callNumber.MatchString(text) {
 		if reason := callReasons.findIn(text, w); reason != "" {
-			f.add(Callback, strings.ToLower(strings.Join(strings.Fields(reason), " ")))
+			f.add(Callback, foldHit(reason))
 		}
 	}
 	if len(off) == 0 {
@@ -1066,7 +1066,7 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	}
 	var found []string
 	for _, hit := range credentialHits(w) {
-		found = append(found, strings.ToLower(strings.Join(strings.Fields(hit), " ")))
+		found = append(found, foldHit(hit))
 	}
 	for _, l := range off {
 		if l.Kind == analyzers.LinkHref && callToAction.MatchString(l.Text) {

@@ -120,6 +120,12 @@ var accentFolder = strings.NewReplacer(
 	"Ó", "O", "Ô", "O", "Õ", "O", "Ö", "O", "Ú", "U", "Ü", "U", "Ç", "C", "Ñ", "N",
 )
 
+// foldHit is a match as the options report it: lower-cased, its blanks
+// folded to one space, so that one phrase written two ways is one option.
+func foldHit(hit string) string {
+	return strings.ToLower(strings.Join(strings.Fields(hit), " "))
+}
+
 // distinctHits returns the different matches of p in text (w's text as
 // written or lower-cased), lower-cased and with blanks folded, at most max.
 func distinctHits(p phrase, text string, w *scanned, max int) []string {
@@ -130,7 +136,7 @@ func distinctHits(p phrase, text string, w *scanned, max int) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, hit := range re.FindAllString(text, 50) {
-		h := strings.ToLower(strings.Join(strings.Fields(hit), " "))
+		h := foldHit(hit)
 		if !seen[h] {
 			seen[h] = true
 			out = append(out, h)
@@ -487,7 +493,7 @@ func kindsMatched(ps []phrase, w *scanned) []string {
 	var out []string
 	for _, p := range ps {
 		if hit := p.find(w); hit != "" {
-			out = append(out, strings.ToLower(strings.Join(strings.Fields(hit), " ")))
+			out = append(out, foldHit(hit))
 		}
 	}
 	return out
