@@ -208,11 +208,11 @@ func quotedAddress(v string) *mail.Address {
 	if addr == "" {
 		return nil
 	}
-	name := v
+	// A bare address has no name: the name is what comes before the
+	// bracket.
+	name := ""
 	if i := strings.IndexAny(v, "<["); i >= 0 {
 		name = v[:i]
-	} else {
-		name = ""
 	}
 	name = strings.Trim(strings.TrimSpace(name), `"'`)
 	if strings.EqualFold(name, addr) {
