@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -46,19 +47,16 @@ func (a *Analyzer) judgeEnvelope(f *finding, m *analyzers.Message, from *mail.Ad
 		return
 	}
 	free := freemail[fromDom]
-	replyFree := ""
-	for _, rt := range h.ReplyTo {
-		if rd := registered(domainOf(rt.Address)); freemail[rd] {
-			replyFree = rd
-		}
-	}
+	replyFree := slices.ContainsFunc(h.ReplyTo, func(rt *mail.Address) bool {
+		return freemail[registered(domainOf(rt.Address))]
+	})
 	if free && hiddenRecipients(h, from) {
 		f.add(FreemailUndisclosed, "from="+fromDom)
 	}
 	if free && strangeMailbox(from) {
 		f.add(FreemailNameMismatch, "name="+short(from.Name), "mailbox="+strings.ToLower(from.Address))
 	}
-	if free || replyFree != "" {
+	if free || replyFree {
 		if amount := largeAmount(readText(m, m.Text)); amount != "" {
 			f.add(MoneyFreemail, amount)
 		}
