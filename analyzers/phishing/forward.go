@@ -32,6 +32,8 @@ func forwardedMessages(m *analyzers.Message) []*analyzers.Message {
 	}
 	var inline []*analyzers.Message
 	if strings.TrimSpace(m.Text) == "" && m.HTML != "" {
+		// Only this check reads the blocks quoted in the HTML's text, so
+		// they are not kept in the message as those of the plain text are.
 		inline, _ = quotedBlocks(htmlText(m), maxForwarded)
 	} else {
 		inline = quotedIn(m).msgs
