@@ -92,6 +92,9 @@ const (
 	Forwarded            = "PHISH_FORWARDED"
 	MailerMadeUp         = "PHISH_MAILER_MADE_UP"
 	LinkRecipient        = "PHISH_LINK_RCPT_ADDRESS"
+
+	InternalReplyOffsite = "PHISH_INTERNAL_REPLY_OFFSITE"
+	PaymentRequest       = "PHISH_PAYMENT_REQUEST"
 )
 
 // defaultScores: a look-alike domain or a link whose text lies about its
@@ -151,6 +154,13 @@ var defaultScores = map[string]float64{
 	AltMismatch:          2,
 	MailerMadeUp:         1.5,
 	LinkRecipient:        1.5,
+	// Business email compromise: a colleague's address whose answers go
+	// elsewhere, asking for money to move. The first alone is internal
+	// mail answered by a ticket system as often as fraud, so it only
+	// marks; the request is what counts (and `headers` scores any
+	// Reply-To elsewhere already).
+	InternalReplyOffsite: 0,
+	PaymentRequest:       5,
 	// Only marks that a forwarded message was judged; its findings carry
 	// their own scores.
 	Forwarded: 0,
@@ -350,6 +360,9 @@ type finding struct {
 	order []string
 	opts  map[string][]string
 	extra map[string]float64
+	// payment is the request to move money the text makes, if any; it
+	// counts only beside a sender that is not what it seems (judgeBEC).
+	payment string
 }
 
 func (f *finding) add(sym string, opt ...string) {
@@ -418,6 +431,7 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 	a.judgeHTML(&f, m, fromDom)
 	a.judgeWords(&f, m, links, fromDom, offDomain)
 	a.judgeSender(&f, m, from, fromDom, own)
+	judgeBEC(&f)
 	a.judgeInfrastructure(&f, m, from, fromDom, own, links)
 	a.judgeEnvelope(&f, m, from, fromDom)
 	a.judgeStructure(&f, m)
@@ -1047,6 +1061,9 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	if kinds := kindsMatched(scamPhrases, w); len(kinds) >= minScamPhrases {
 		f.addScore(ScamWords, float64(min(len(kinds)-minScamPhrases, 2)), kinds...)
 	}
+	if hit := paymentPhrases.find(w); hit != "" {
+		f.payment = strings.Join(strings.Fields(hit), " ")
+	}
 	if archive := archiveName(m); archive != "" && archivePassword.MatchString(text) {
 		f.add(ArchivePassword, archive)
 	}
@@ -1084,6 +1101,24 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 	}
 }
 
+// judgeBEC adds PaymentRequest when the text asks for money to be moved
+// and the sender is not what it seems: an internal address answered
+// elsewhere, a freemail Reply-To, a look-alike of the mailbox's own domain,
+// an organisation writing from a freemail account. Payment words alone are
+// every invoice and remittance advice; with one of those, they are the
+// business email compromise that costs organisations the most.
+func judgeBEC(f *finding) {
+	if f.payment == "" {
+		return
+	}
+	for _, sym := range []string{InternalReplyOffsite, ReplyToFreemail, FromLookalikeOwn, FreemailOrg} {
+		if f.has(sym) {
+			f.add(PaymentRequest, f.payment)
+			return
+		}
+	}
+}
+
 // judgeSender looks at the From, Reply-To, Return-Path and Subject.
 func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Address, fromDom string, own []string) {
 	h := &m.Header
@@ -1112,6 +1147,12 @@ func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Addr
 		}
 		for _, rt := range h.ReplyTo {
 			rd := registered(domainOf(rt.Address))
+			// Mail from the mailbox's own organisation is answered there;
+			// a colleague whose replies go to another domain is how CEO
+			// fraud keeps the real colleague out of the conversation.
+			if rd != "" && slices.Contains(own, fromDom) && !slices.Contains(own, rd) && !a.sameBrand(rd, fromDom) {
+				f.add(InternalReplyOffsite, "from="+fromDom, "reply-to="+rd)
+			}
 			if !freemail[rd] || a.sameBrand(rd, fromDom) && rd != fromDom {
 				continue
 			}

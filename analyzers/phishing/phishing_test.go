@@ -284,7 +284,8 @@ func TestHistoryKey(t *testing.T) {
 }
 
 // TestSamples pins the verdicts examples/mail/README.md promises: the
-// phishing sample is flagged, every other sample stays clean.
+// phishing sample and the CEO-fraud sample are flagged, every other sample
+// stays clean.
 func TestSamples(t *testing.T) {
 	files, err := filepath.Glob("../../examples/mail/*.eml")
 	if err != nil || len(files) == 0 {
@@ -298,10 +299,16 @@ func TestSamples(t *testing.T) {
 		name := filepath.Base(f)
 		r := analyze(t, a, f)
 		want := analyzers.VerdictClean
-		if name == "18-phish-display-name-spoof.eml" {
+		switch name {
+		case "18-phish-display-name-spoof.eml":
 			want = analyzers.VerdictSuspicious
 			if !hasSymbol(r, LinkTextMismatch) {
 				t.Errorf("%s: no %s: %v", name, LinkTextMismatch, r.Symbols)
+			}
+		case "30-reply-to-other-domain.eml":
+			want = analyzers.VerdictSuspicious
+			if !hasSymbol(r, InternalReplyOffsite) || !hasSymbol(r, PaymentRequest) {
+				t.Errorf("%s: want %s and %s: %v", name, InternalReplyOffsite, PaymentRequest, r.Symbols)
 			}
 		}
 		if r.Verdict != want {

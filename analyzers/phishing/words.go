@@ -65,6 +65,17 @@ var scamPhrases = compileAll([]string{
 	`\b(after|upon)\s+hearing\s+from\s+you\b|\bawait(ing)?\s+your\s+(urgent\s+|prompt\s+|quick\s+)?(reply|response)\b|\breply\s+me\b`,
 })
 
+// paymentPhrases ask for money to be moved or for where it goes to change:
+// what business email compromise wants. Matched on the lower-cased text.
+var paymentPhrases = newPhrase(strings.Join([]string{
+	`\b(wire|bank|swift|telegraphic|international)\s+(transfer|payment|remittance)s?\b`,
+	`\b(process|make|send|arrange|release|approve|execute)\s+(an?\s+|the\s+|this\s+)?(urgent\s+|same[- ]day\s+)?(payment|transfer|wire)\b`,
+	`\b(change|update|new)\s+(of\s+)?(our\s+|the\s+|my\s+)?(bank(ing)?|payment|remittance)\s+(details|information|account|instructions)\b`,
+	`\bgift\s*cards?\b`,
+	`\bnew\s+(supplier|vendor|beneficiary|bank\s+account)\b`,
+	`\b(überweisung|bankverbindung|virement|coordonn[ée]es\s+bancaires|transferencia\s+bancaria|datos\s+bancarios|transfer[êe]ncia\s+banc[áa]ria|dados\s+banc[áa]rios)\b`,
+}, "|"))
+
 // minScamPhrases is how many kinds of scam phrase make the symbol; each
 // kind past them adds one to its score, two at most.
 const minScamPhrases = 2
