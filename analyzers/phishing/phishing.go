@@ -1062,7 +1062,7 @@ func (a *Analyzer) judgeWords(f *finding, m *analyzers.Message, links []judged, 
 		f.addScore(ScamWords, float64(min(len(kinds)-minScamPhrases, 2)), kinds...)
 	}
 	if hit := paymentPhrases.find(w); hit != "" {
-		f.payment = strings.Join(strings.Fields(hit), " ")
+		f.payment = foldHit(hit)
 	}
 	if archive := archiveName(m); archive != "" && archivePassword.MatchString(text) {
 		f.add(ArchivePassword, archive)
