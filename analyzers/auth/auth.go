@@ -18,7 +18,6 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
-	"golang.org/x/net/publicsuffix"
 
 	"github.com/mailsift/mailsift/analyzers"
 )
@@ -404,7 +403,7 @@ func (a *Analyzer) evaluateDMARC(ctx context.Context, m *analyzers.Message, sigs
 		return &DMARC{Result: "permerror", Source: "evaluated", Comment: "From address without a domain"}, nil
 	}
 	d := &DMARC{Domain: from, Source: "evaluated"}
-	org := orgDomain(from)
+	org := analyzers.RegisteredDomain(from)
 	rec, where, err := a.lookupDMARC(ctx, from)
 	if errors.Is(err, dmarc.ErrNoPolicy) && org != from {
 		rec, where, err = a.lookupDMARC(ctx, org)
@@ -482,14 +481,7 @@ func aligned(domain, from string, strict bool) bool {
 	if strict {
 		return domain == from
 	}
-	return orgDomain(domain) == orgDomain(from)
-}
-
-func orgDomain(d string) string {
-	if r, err := publicsuffix.EffectiveTLDPlusOne(d); err == nil {
-		return r
-	}
-	return d
+	return analyzers.RegisteredDomain(domain) == analyzers.RegisteredDomain(from)
 }
 
 // domainOf is the lower-case domain of an address or of a bare domain.

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/net/publicsuffix"
-
 	"github.com/mailsift/mailsift/analyzers"
 )
 
@@ -184,11 +182,7 @@ func orgDomain(addr string) string {
 	if at < 0 {
 		return ""
 	}
-	dom := strings.ToLower(strings.TrimSuffix(addr[at+1:], "."))
-	if etld1, err := publicsuffix.EffectiveTLDPlusOne(dom); err == nil {
-		return etld1
-	}
-	return dom
+	return analyzers.RegisteredDomain(strings.ToLower(strings.TrimSuffix(addr[at+1:], ".")))
 }
 
 var emailInText = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)

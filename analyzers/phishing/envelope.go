@@ -48,7 +48,7 @@ func (a *Analyzer) judgeEnvelope(f *finding, m *analyzers.Message, from *mail.Ad
 	}
 	free := freemail[fromDom]
 	replyFree := slices.ContainsFunc(h.ReplyTo, func(rt *mail.Address) bool {
-		return freemail[registered(domainOf(rt.Address))]
+		return freemail[analyzers.RegisteredDomain(domainOf(rt.Address))]
 	})
 	if free && hiddenRecipients(h, from) {
 		f.add(FreemailUndisclosed, "from="+fromDom)
@@ -66,7 +66,7 @@ func (a *Analyzer) judgeEnvelope(f *finding, m *analyzers.Message, from *mail.Ad
 		n := 0
 		for _, l := range [][]*mail.Address{h.To, h.Cc} {
 			for _, ad := range l {
-				if d := registered(domainOf(ad.Address)); d != "" {
+				if d := analyzers.RegisteredDomain(domainOf(ad.Address)); d != "" {
 					n++
 					doms[d] = true
 				}

@@ -248,7 +248,7 @@ func (a *Analyzer) judgeForwarded(f *finding, m *analyzers.Message, own []string
 		if from == nil || !strings.Contains(from.Address, "@") {
 			continue
 		}
-		fromDom := registered(domainOf(from.Address))
+		fromDom := analyzers.RegisteredDomain(domainOf(from.Address))
 		var inner finding
 		a.judgeSender(&inner, fm, from, fromDom, own)
 		a.judgeInfrastructure(&inner, fm, from, fromDom, own, nil)

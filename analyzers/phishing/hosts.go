@@ -9,7 +9,8 @@ import (
 
 	"github.com/mtibben/confusables"
 	"golang.org/x/net/idna"
-	"golang.org/x/net/publicsuffix"
+
+	"github.com/mailsift/mailsift/analyzers"
 )
 
 // host is what the analyzer knows about the host a link leads to.
@@ -88,17 +89,8 @@ func parseHost(raw string) (host, bool) {
 	if d, err := idna.Display.ToUnicode(ascii); err == nil {
 		h.display = d
 	}
-	h.reg = registered(ascii)
+	h.reg = analyzers.RegisteredDomain(ascii)
 	return h, true
-}
-
-// registered is the registered domain of a host name ("example.co.uk" for
-// "a.b.example.co.uk"), or the name itself when it has none.
-func registered(name string) string {
-	if r, err := publicsuffix.EffectiveTLDPlusOne(name); err == nil {
-		return r
-	}
-	return name
 }
 
 // isIPHost says whether a host is an IP address in any form browsers

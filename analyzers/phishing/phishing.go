@@ -280,7 +280,7 @@ func New(cfg Config) (*Analyzer, error) {
 			if d == "" {
 				return nil, fmt.Errorf("brands %q: empty domain", b.Names[0])
 			}
-			reg := registered(d)
+			reg := analyzers.RegisteredDomain(d)
 			if !pb.domains[reg] {
 				pb.domains[reg] = true
 				l, _ := splitReg(reg)
@@ -294,7 +294,7 @@ func New(cfg Config) (*Analyzer, error) {
 		if d = strings.ToLower(strings.TrimSpace(d)); d == "" {
 			return nil, errors.New("own_domains: empty domain")
 		}
-		a.own = append(a.own, registered(d))
+		a.own = append(a.own, analyzers.RegisteredDomain(d))
 	}
 	if cfg.Shorteners != nil {
 		a.shorteners = cfg.Shorteners
@@ -408,7 +408,7 @@ func (a *Analyzer) Analyze(ctx context.Context, m *analyzers.Message) (analyzers
 	from := decodedFrom(m)
 	fromDom := ""
 	if from != nil {
-		fromDom = registered(domainOf(from.Address))
+		fromDom = analyzers.RegisteredDomain(domainOf(from.Address))
 	}
 	d.FromDomain = fromDom
 	own := a.ownDomains(m)
@@ -489,7 +489,7 @@ func (a *Analyzer) ownDomains(m *analyzers.Message) []string {
 	out := slices.Clone(a.own)
 	add := func(addr string) {
 		if d := domainOf(addr); d != "" && strings.Contains(d, ".") {
-			if r := registered(d); !slices.Contains(out, r) {
+			if r := analyzers.RegisteredDomain(d); !slices.Contains(out, r) {
 				out = append(out, r)
 			}
 		}
@@ -1146,7 +1146,7 @@ func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Addr
 			}
 		}
 		for _, rt := range h.ReplyTo {
-			rd := registered(domainOf(rt.Address))
+			rd := analyzers.RegisteredDomain(domainOf(rt.Address))
 			// Mail from the mailbox's own organisation is answered there;
 			// a colleague whose replies go to another domain is how CEO
 			// fraud keeps the real colleague out of the conversation.
@@ -1168,7 +1168,7 @@ func (a *Analyzer) judgeSender(f *finding, m *analyzers.Message, from *mail.Addr
 			}
 		}
 		if rp := domainOf(h.ReturnPath); rp != "" && fromDom != "" {
-			if rd := registered(rp); rd != fromDom && !a.sameBrand(rd, fromDom) {
+			if rd := analyzers.RegisteredDomain(rp); rd != fromDom && !a.sameBrand(rd, fromDom) {
 				f.add(ReturnPathOther, "return-path="+rd, "from="+fromDom)
 			}
 		}

@@ -28,7 +28,7 @@ func (a *Analyzer) judgeInfrastructure(f *finding, m *analyzers.Message, from *m
 	// here only addresses whose domain cannot be real count.
 	// Mail inside an organisation may come from a name that only its own
 	// network knows (corp.local): the recipients' own domains pass.
-	internal := func(host string) bool { return slices.Contains(own, registered(host)) }
+	internal := func(host string) bool { return slices.Contains(own, analyzers.RegisteredDomain(host)) }
 	if from != nil {
 		fromHost = domainOf(from.Address)
 		if !validMailDomain(fromHost) && !internal(fromHost) {
