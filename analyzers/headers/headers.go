@@ -144,8 +144,9 @@ func (a *Analyzer) Analyze(_ context.Context, m *analyzers.Message) (analyzers.R
 	if len(h.From) > 0 {
 		from := h.From[0]
 		d.FromDomain = orgDomain(from.Address)
+		list := listDomains(h)
 		for _, rt := range h.ReplyTo {
-			if dom := orgDomain(rt.Address); dom != "" && d.FromDomain != "" && dom != d.FromDomain {
+			if dom := orgDomain(rt.Address); dom != "" && d.FromDomain != "" && dom != d.FromDomain && !list[dom] {
 				d.ReplyToDomain = dom
 				r.Add(ReplyToMismatch, a.scores[ReplyToMismatch], "from="+d.FromDomain, "reply-to="+dom)
 				break
@@ -171,6 +172,28 @@ func addrs(list []*mail.Address) []string {
 	for _, a := range list {
 		out = append(out, a.Address)
 	}
+	return out
+}
+
+// listDomains are the registered domains of the mailing list a message
+// came through, as its Sender and List-Post name them: a list sets Reply-To
+// to itself so that answers go to every member, which is no mismatch. Only
+// mail that says it is list mail (List-Id or List-Post) has them.
+func listDomains(h *analyzers.Header) map[string]bool {
+	if h.Get("List-Id") == "" && h.Get("List-Post") == "" {
+		return nil
+	}
+	out := map[string]bool{}
+	if s, err := mail.ParseAddress(h.Get("Sender")); err == nil {
+		out[orgDomain(s.Address)] = true
+	}
+	post := strings.TrimSpace(h.Get("List-Post"))
+	if i := strings.Index(strings.ToLower(post), "mailto:"); i >= 0 {
+		addr, _, _ := strings.Cut(post[i+len("mailto:"):], ">")
+		addr, _, _ = strings.Cut(addr, "?")
+		out[orgDomain(addr)] = true
+	}
+	delete(out, "")
 	return out
 }
 

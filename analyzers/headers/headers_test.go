@@ -126,6 +126,26 @@ func TestAnalyze(t *testing.T) {
 			options: map[string][]string{ReplyToMismatch: {"from=shop.example", "reply-to=freemail.test"}},
 		},
 		{
+			name: "reply-to the mailing list the message came through",
+			raw: okHeader + "From: ann@members.example\nSender: talk-bounces@lists.example.org\n" +
+				"List-Id: Talk <talk.lists.example.org>\nList-Post: <mailto:talk@lists.example.org>\nReply-To: talk@lists.example.org\n\nhi\n",
+			verdict: analyzers.VerdictClean,
+		},
+		{
+			name:    "list headers do not excuse a reply-to elsewhere",
+			raw:     okHeader + "From: ceo@shop.example\nList-Post: <mailto:news@shop.example>\nReply-To: ceo.office@freemail.test\n\nhi\n",
+			symbols: []string{ReplyToMismatch},
+			score:   3,
+			verdict: analyzers.VerdictClean,
+		},
+		{
+			name:    "a list's domain counts only for list mail",
+			raw:     okHeader + "From: ceo@shop.example\nSender: ceo.office@freemail.test\nReply-To: ceo.office@freemail.test\n\nhi\n",
+			symbols: []string{ReplyToMismatch},
+			score:   3,
+			verdict: analyzers.VerdictClean,
+		},
+		{
 			name:    "reply-to on a subdomain of the same registered domain",
 			raw:     okHeader + "From: a@mail.shop.co.uk\nReply-To: b@help.shop.co.uk\n\nhi\n",
 			verdict: analyzers.VerdictClean,
