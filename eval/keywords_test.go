@@ -31,3 +31,23 @@ func TestUncontrolled(t *testing.T) {
 		})
 	}
 }
+
+// TestHalves checks the fixed split of 500N-KPCrowd: by sorted file name,
+// whatever order the stories come in, even places development.
+func TestHalves(t *testing.T) {
+	docs := []keyDoc{{name: "tech-3"}, {name: "art-1"}, {name: "crime-9"}, {name: "art-2"}, {name: "sport-5"}}
+	dev, test := halves(docs)
+	names := func(ds []keyDoc) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.name)
+		}
+		return out
+	}
+	if got, want := names(dev), []string{"art-1", "crime-9", "tech-3"}; !slices.Equal(got, want) {
+		t.Errorf("development half = %q, want %q", got, want)
+	}
+	if got, want := names(test), []string{"art-2", "sport-5"}; !slices.Equal(got, want) {
+		t.Errorf("held-out half = %q, want %q", got, want)
+	}
+}
