@@ -3,6 +3,8 @@ package main
 import (
 	"slices"
 	"testing"
+
+	"github.com/mailsift/mailsift/analyzers/keywords"
 )
 
 // TestUncontrolled checks that the controlled terms LIAAD appends to an
@@ -49,5 +51,27 @@ func TestHalves(t *testing.T) {
 	}
 	if got, want := names(test), []string{"art-2", "sport-5"}; !slices.Equal(got, want) {
 		t.Errorf("held-out half = %q, want %q", got, want)
+	}
+}
+
+// TestStemPhraseHyphens checks that a word matches whether or not the gold
+// kept its hyphen, and that hyphens still do not split words.
+func TestStemPhraseHyphens(t *testing.T) {
+	o, _ := keywords.MethodOptions(keywords.MethodTFIDF)
+	x := keywords.NewExtractor("en", o)
+	tests := []struct {
+		a, b string
+		same bool
+	}{
+		{"third-order births", "thirdorder births", true},
+		{"R-Hooksett", "RHooksett", true},
+		{"non-Gaussian fluctuations", "nonGaussian fluctuations", true},
+		{"-lead- word", "lead word", true},
+		{"third-order births", "third order births", false},
+	}
+	for _, tt := range tests {
+		if got := stemPhrase(x, tt.a) == stemPhrase(x, tt.b); got != tt.same {
+			t.Errorf("stemPhrase(%q) == stemPhrase(%q) is %v, want %v", tt.a, tt.b, got, tt.same)
+		}
 	}
 }
