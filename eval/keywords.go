@@ -194,6 +194,7 @@ func evalKeywords(w io.Writer, corpora string) error {
 	fmt.Fprintln(w, "| --- | ---: | --- | ---: | ---: |")
 	sr, _ := keywords.MethodOptions(keywords.MethodSingleRank)
 	tf, _ := keywords.MethodOptions(keywords.MethodTFIDF)
+	nw, _ := keywords.MethodOptions(keywords.MethodNews)
 	graph := keywords.Options{Window: sr.Window, MaxWords: sr.MaxWords}
 	pos := graph
 	pos.Position = true
@@ -211,6 +212,7 @@ func evalKeywords(w io.Writer, corpora string) error {
 		{"singlerank: + phrase position, repetition and length", phrase, true},
 		{"singlerank: + word rank to the power 0.25 (default method)", sr, true},
 		{"tfidf: runs of 1-3 words, IDF of the set", tf, true},
+		{"news: tfidf, stems under 7 letters weighed by (letters/7)^2", nw, true},
 	}
 	for _, set := range []struct {
 		name     string

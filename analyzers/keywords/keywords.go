@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/mailsift/mailsift/analyzers"
@@ -24,8 +25,9 @@ const Name = "keywords"
 type Config struct {
 	// Max is how many phrases are reported.
 	Max int `yaml:"max"`
-	// Method is singlerank (default; whole phrases, best on short text) or
-	// tfidf (phrases of up to three words; best on long text).
+	// Method is singlerank (default; whole phrases, best on short text),
+	// tfidf (phrases of up to three words; best on long text) or news
+	// (tfidf with short everyday words weighed down; best on news stories).
 	Method string `yaml:"method"`
 	// Subject reads the subject line with the body.
 	Subject bool `yaml:"subject"`
@@ -79,7 +81,7 @@ type Analyzer struct {
 func New(cfg Config) (*Analyzer, error) {
 	opts, ok := MethodOptions(cfg.Method)
 	if !ok {
-		return nil, fmt.Errorf("method: %q is not one of %s, %s", cfg.Method, MethodSingleRank, MethodTFIDF)
+		return nil, fmt.Errorf("method: %q is not one of %s", cfg.Method, strings.Join(Methods, ", "))
 	}
 	if cfg.Max < 1 || cfg.Max > 100 {
 		return nil, fmt.Errorf("max: %d is not between 1 and 100", cfg.Max)

@@ -62,6 +62,30 @@ func TestExtract(t *testing.T) {
 	}
 }
 
+// TestShortWords checks that news weighs a word whose stem is shorter
+// than seven letters by (letters/7)^2, and that tfidf does not.
+func TestShortWords(t *testing.T) {
+	text := "Bank, mortgage. Bank, mortgage."
+	tests := []struct {
+		method string
+		want   []Keyword
+	}{
+		{MethodTFIDF, []Keyword{{"bank", 1}, {"mortgage", 1}}},
+		{MethodNews, []Keyword{{"mortgage", 1}, {"bank", 0.327}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			o, ok := MethodOptions(tt.method)
+			if !ok {
+				t.Fatalf("no options for %s", tt.method)
+			}
+			if got := NewExtractor("en", o).Extract(text, nil, 2); !slices.Equal(got, tt.want) {
+				t.Errorf("Extract = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestPick checks how each method treats phrases that repeat one ranked
 // above them.
 func TestPick(t *testing.T) {
@@ -263,6 +287,16 @@ func TestBucketDown(t *testing.T) {
 	d := analyze(t, a, sample(t, "02-plain-refund-angry.eml"))
 	if len(d.Keywords) == 0 || d.DFDocs != 0 {
 		t.Errorf("with the bucket down: %+v", d)
+	}
+}
+
+func TestMethodsAccepted(t *testing.T) {
+	for _, m := range Methods {
+		c := DefaultConfig()
+		c.Method = m
+		if _, err := New(c); err != nil {
+			t.Errorf("method %s: %v", m, err)
+		}
 	}
 }
 
