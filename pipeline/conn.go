@@ -97,6 +97,7 @@ func (c Config) Validate() error {
 type Conn struct {
 	NC  *nats.Conn
 	JS  jetstream.JetStream
+	pub *publisher
 	cfg Config
 	srv *server.Server
 	log *slog.Logger
@@ -107,11 +108,12 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	c := &Conn{cfg: cfg, log: log}
+	c := &Conn{cfg: cfg, log: log, pub: newPublisher()}
 	opts := []nats.Option{
 		nats.Name("mailsift"),
 		nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			c.pub.connectionLost()
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)
 			}
@@ -140,6 +142,10 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 		return nil, fmt.Errorf("nats %s: connect: %w", describeURL(url), err)
 	}
 	c.NC = nc
+	if err := c.pub.subscribe(nc); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("nats %s: %w", describeURL(url), err)
+	}
 	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(10*time.Second))
 	if err != nil {
 		c.Close()

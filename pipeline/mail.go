@@ -66,14 +66,14 @@ func (c *Conn) Publish(ctx context.Context, m Mail) (Published, error) {
 // worst an orphan object that the bucket's TTL removes.
 func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 	limit := c.NC.MaxPayload() - headerRoom
-	msg := nats.NewMsg(SubjectMailPrefix + m.Mailbox)
-	msg.Header.Set(HeaderMailbox, m.Mailbox)
+	msg := publishMsg(SubjectMailPrefix+m.Mailbox, m.ID, StreamMail, nil)
+	msg.Header[HeaderMailbox] = []string{m.Mailbox}
 	if m.UIDL != "" {
-		msg.Header.Set(HeaderUIDL, m.UIDL)
+		msg.Header[HeaderUIDL] = []string{m.UIDL}
 	}
-	msg.Header.Set(HeaderReceived, time.Now().UTC().Format(time.RFC3339Nano))
+	msg.Header[HeaderReceived] = []string{time.Now().UTC().Format(time.RFC3339Nano)}
 	if m.Skipped != "" {
-		msg.Header.Set(HeaderSkipped, m.Skipped)
+		msg.Header[HeaderSkipped] = []string{m.Skipped}
 	}
 
 	p := c.pending("publish " + m.ID + " to " + StreamMail)
@@ -108,20 +108,14 @@ func (c *Conn) PublishAsync(ctx context.Context, m Mail) (*Pending, error) {
 		}
 	}
 	if p.out.Blob {
-		msg.Header.Set(HeaderBlob, m.ID)
+		msg.Header[HeaderBlob] = []string{m.ID}
 	}
 	size := p.out.Size
 	if m.Skipped != "" {
 		size = max(size, m.Size) // the size on the server, not of the header sent
 	}
-	msg.Header.Set(HeaderSize, strconv.FormatInt(size, 10))
-	p.deadline = time.Now().Add(pubAckTimeout) // from the publish, not from reading the body
-	fut, err := c.JS.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(StreamMail))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p.what, err)
-	}
-	p.fut = fut
-	return p, nil
+	msg.Header[HeaderSize] = []string{strconv.FormatInt(size, 10)}
+	return c.send(p, msg)
 }
 
 // readUpTo reads r to its end or to limit bytes, whichever comes first,
@@ -167,23 +161,27 @@ func (c *Conn) PutStateAsync(key string, value []byte) (*Pending, error) {
 	if !c.NC.IsConnected() {
 		return nil, fmt.Errorf("%s: %w", p.what, nats.ErrDisconnected)
 	}
-	fut, err := c.JS.PublishAsync("$KV."+BucketUIDL+"."+key, value, jetstream.WithExpectStream("KV_"+BucketUIDL))
+	return c.send(p, publishMsg("$KV."+BucketUIDL+"."+key, "", "KV_"+BucketUIDL, value))
+}
+
+// send publishes msg for p; the acknowledgement timeout counts from here,
+// not from reading the body.
+func (c *Conn) send(p *Pending, msg *nats.Msg) (*Pending, error) {
+	a, err := c.pub.send(c.NC, msg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.what, err)
 	}
-	p.fut = fut
+	p.ack = a
 	return p, nil
 }
 
 // Pending is a publish in flight.
 type Pending struct {
-	fut        jetstream.PubAckFuture
-	out        Published
-	what       string
-	deadline   time.Time
-	nc         *nats.Conn
-	reconnects uint64 // of nc when the publish was made
-	buf        []byte // the body, for reuse after the acknowledgement
+	pub  *publisher
+	ack  *pubAck
+	out  Published
+	what string
+	buf  []byte // the body, for reuse after the acknowledgement
 }
 
 // Buf returns the buffer the body was read into, nil if it went to the
@@ -191,16 +189,13 @@ type Pending struct {
 func (p *Pending) Buf() []byte { return p.buf }
 
 func (c *Conn) pending(what string) *Pending {
-	return &Pending{what: what, deadline: time.Now().Add(pubAckTimeout), nc: c.NC, reconnects: c.NC.Stats().Reconnects}
+	return &Pending{pub: c.pub, what: what}
 }
 
-// lostCheck is how often a Wait looks whether the connection dropped.
-const lostCheck = 200 * time.Millisecond
-
-// pubAckTimeout bounds the wait for an acknowledgement; the async API has
-// no timeout of its own. It counts from the publish, not from the Wait, so
-// a caller waiting for many publishes in turn while JetStream is gone is
-// done after this long, not after this long for each.
+// pubAckTimeout bounds the wait for an acknowledgement. It counts from the
+// publish, not from the Wait, so a caller waiting for many publishes in
+// turn while JetStream is gone is done after this long, not after this
+// long for each.
 const pubAckTimeout = 30 * time.Second
 
 // Wait returns once JetStream acknowledged or refused the publish. If the
@@ -210,35 +205,11 @@ const pubAckTimeout = 30 * time.Second
 // outage lasts. A caller that publishes again gets a duplicate
 // acknowledgement for what JetStream did store.
 func (p *Pending) Wait(ctx context.Context) (Published, error) {
-	select {
-	case ack := <-p.fut.Ok():
-		p.out.Sequence, p.out.Duplicate = ack.Sequence, ack.Duplicate
-		return p.out, nil
-	case err := <-p.fut.Err():
+	if err := p.pub.wait(ctx, p.ack, pubAckTimeout); err != nil {
 		return p.out, fmt.Errorf("%s: %w", p.what, err)
-	default:
 	}
-	t := time.NewTimer(min(lostCheck, time.Until(p.deadline)))
-	defer t.Stop()
-	for {
-		select {
-		case ack := <-p.fut.Ok():
-			p.out.Sequence, p.out.Duplicate = ack.Sequence, ack.Duplicate
-			return p.out, nil
-		case err := <-p.fut.Err():
-			return p.out, fmt.Errorf("%s: %w", p.what, err)
-		case <-ctx.Done():
-			return p.out, fmt.Errorf("%s: %w", p.what, ctx.Err())
-		case <-t.C:
-			if !time.Now().Before(p.deadline) {
-				return p.out, fmt.Errorf("%s: no acknowledgement within %s", p.what, pubAckTimeout)
-			}
-			if p.nc != nil && (!p.nc.IsConnected() || p.nc.Stats().Reconnects != p.reconnects) {
-				return p.out, fmt.Errorf("%s: connection lost before the acknowledgement: %w", p.what, nats.ErrDisconnected)
-			}
-			t.Reset(min(lostCheck, time.Until(p.deadline)))
-		}
-	}
+	p.out.Sequence, p.out.Duplicate = p.ack.seq, p.ack.dup
+	return p.out, nil
 }
 
 func (c *Conn) putBlob(ctx context.Context, id string, r io.Reader) (int64, error) {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestReadUpTo(t *testing.T) {
@@ -71,9 +70,9 @@ func TestWaitFailsWhenTheConnectionDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer remote.Close()
-	// A publish that never gets an answer: its future is never resolved.
+	// A publish that never gets an answer, as if its reply were lost.
 	p := remote.pending("publish x to " + StreamMail)
-	p.fut = neverAcked{}
+	p.ack = neverAcked(remote.pub)
 	c.Close() // the server goes away
 	start := time.Now()
 	_, err = p.Wait(ctx)
@@ -88,8 +87,13 @@ func TestWaitFailsWhenTheConnectionDrops(t *testing.T) {
 	}
 }
 
-type neverAcked struct{}
-
-func (neverAcked) Ok() <-chan *jetstream.PubAck { return nil }
-func (neverAcked) Err() <-chan error            { return nil }
-func (neverAcked) Msg() *nats.Msg               { return nil }
+// neverAcked registers a publish that was never sent.
+func neverAcked(p *publisher) *pubAck {
+	a := &pubAck{done: make(chan struct{}), lost: p.lost.Load(), sent: time.Now()}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next++
+	a.token = p.next
+	p.waiting[a.token] = a
+	return a
+}

@@ -235,7 +235,7 @@ func (r *Reporter) finish(ctx context.Context, id string, j *join) {
 		r.log.Error("reporter: encode report", "id", id, "err", err)
 		return
 	}
-	fut, err := r.conn.JS.PublishAsync(SubjectReportPrefix+string(rep.Verdict), b, jetstream.WithMsgID(id))
+	a, err := r.conn.pub.send(r.conn.NC, publishMsg(SubjectReportPrefix+string(rep.Verdict), id, "", b))
 	if err != nil {
 		// Leave the join pending: the expiry tick tries again, and if this
 		// process dies the results come back unacked.
@@ -244,25 +244,15 @@ func (r *Reporter) finish(ctx context.Context, id string, j *join) {
 	}
 	j.storing = true
 	r.settling.Add(1)
-	go r.settle(ctx, id, j, fut, rep)
+	go r.settle(ctx, id, j, a, rep)
 }
 
 // settle waits for the report's acknowledgement, then acknowledges the
 // results it was made of. Until then they stay unacknowledged, which is what
 // makes a report survive a reporter killed at any point.
-func (r *Reporter) settle(ctx context.Context, id string, j *join, fut jetstream.PubAckFuture, rep report.Report) {
+func (r *Reporter) settle(ctx context.Context, id string, j *join, a *pubAck, rep report.Report) {
 	defer r.settling.Done()
-	timeout := time.NewTimer(pubAckTimeout)
-	defer timeout.Stop()
-	var err error
-	select {
-	case <-fut.Ok():
-	case err = <-fut.Err():
-	case <-timeout.C:
-		err = fmt.Errorf("no acknowledgement within %s", pubAckTimeout)
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
+	err := r.conn.pub.wait(ctx, a, pubAckTimeout)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	j.storing = false
@@ -277,7 +267,9 @@ func (r *Reporter) settle(ctx context.Context, id string, j *join, fut jetstream
 	}
 	delete(r.pending, id)
 	r.done.add(id)
-	if _, err := r.conn.JS.PublishAsync("$KV."+BucketReported+"."+id, []byte(rep.Verdict)); err != nil {
+	// Nobody waits for this one's acknowledgement: the mark only spares a
+	// late duplicate's report, and REPORTS' dedupe covers most of those.
+	if err := r.conn.NC.Publish("$KV."+BucketReported+"."+id, []byte(rep.Verdict)); err != nil {
 		r.log.Warn("reporter: record report", "id", id, "err", err)
 	}
 	r.metrics.Reports.WithLabelValues(string(rep.Verdict)).Inc()
