@@ -135,12 +135,14 @@ func (b *bench) run(work string, sets, modes []string) error {
 	if b.nobody, err = user.Lookup("nobody"); err != nil {
 		return err
 	}
-	if work == "" {
-		if work, err = os.MkdirTemp("", "ingestbench-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(work)
+	// A directory of its own, even inside the one given: the peers running
+	// as nobody need it traversable, and changing the mode of a directory
+	// the caller named (once it was /tmp, which lost its sticky,
+	// world-writable mode) is not the benchmark's to do.
+	if work, err = os.MkdirTemp(work, "ingestbench-"); err != nil {
+		return err
 	}
+	defer os.RemoveAll(work)
 	if err := os.Chmod(work, 0o755); err != nil {
 		return err
 	}
