@@ -235,6 +235,56 @@ func TestPublishFailureDeletesNothingUnacknowledged(t *testing.T) {
 	}
 }
 
+// JetStream refusing a message or its state (a full stream that discards
+// new messages) leaves that message on the server, and the poll after the
+// limit is lifted brings it in without storing anything twice.
+func TestRefusedPublishKeepsMail(t *testing.T) {
+	tests := []struct {
+		stream      string
+		wantDeleted int
+		wantStream  uint64 // on MAIL after the refusing poll
+	}{
+		{stream: pipeline.StreamMail, wantDeleted: 4, wantStream: 4},
+		{stream: "KV_" + pipeline.BucketUIDL, wantDeleted: 4, wantStream: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.stream, func(t *testing.T) {
+			ctx := context.Background()
+			e := setup(t, 10)
+			limit := func(n int64) {
+				t.Helper()
+				s, err := e.conn.JS.Stream(ctx, tt.stream)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := s.CachedInfo().Config
+				cfg.MaxMsgs, cfg.Discard = n, jetstream.DiscardNew
+				if _, err := e.conn.JS.UpdateStream(ctx, cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			limit(4)
+			p := e.poller(nil)
+			st, err := p.Poll(ctx, &e.mb)
+			if err == nil {
+				t.Fatal("poll with a refusing stream succeeded")
+			}
+			if st.Deleted != tt.wantDeleted || e.onServer(t) != 10-tt.wantDeleted || e.onStream(t) != tt.wantStream {
+				t.Fatalf("stats %+v; server %d, stream %d; want %d deleted and %d on MAIL",
+					st, e.onServer(t), e.onStream(t), tt.wantDeleted, tt.wantStream)
+			}
+			limit(-1)
+			st, err = p.Poll(ctx, &e.mb)
+			if err != nil || e.onServer(t) != 0 || e.onStream(t) != 10 {
+				t.Fatalf("after the limit: %+v %v; server %d, stream %d, want 0 and 10", st, err, e.onServer(t), e.onStream(t))
+			}
+			if st.Duplicates != int(tt.wantStream)-tt.wantDeleted {
+				t.Errorf("%d duplicates, want %d (stored, state refused)", st.Duplicates, int(tt.wantStream)-tt.wantDeleted)
+			}
+		})
+	}
+}
+
 func TestWrongPasswordIsAnAuthError(t *testing.T) {
 	e := setup(t, 1)
 	t.Setenv("TEST_POP3_PW", "wrong")

@@ -85,6 +85,17 @@ func TestWaitFailsWhenTheConnectionDrops(t *testing.T) {
 	if _, err := remote.PublishAsync(ctx, Mail{Mailbox: "support", ID: "x", Body: strings.NewReader("Subject: x\r\n\r\n")}); !errors.Is(err, nats.ErrDisconnected) {
 		t.Errorf("publish while disconnected: %v, want ErrDisconnected at once", err)
 	}
+	// One that slipped out after the loss was counted, while the client
+	// reconnects: its answer cannot come now either.
+	late := remote.pending("publish y to " + StreamMail)
+	late.ack = neverAcked(remote.pub)
+	start = time.Now()
+	if _, err := late.Wait(ctx); !errors.Is(err, nats.ErrDisconnected) {
+		t.Fatalf("publish sent while disconnected: err = %v, want ErrDisconnected", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Wait for a publish sent while disconnected took %v", took)
+	}
 }
 
 // neverAcked registers a publish that was never sent.

@@ -23,6 +23,7 @@ import (
 // statistics under its lock. Every publish of ingest, the workers and the
 // reporter that waits for its acknowledgement goes through it.
 type publisher struct {
+	nc     *nats.Conn    // set by subscribe
 	prefix string        // reply subjects are prefix + token
 	lost   atomic.Uint64 // connection losses so far
 
@@ -48,6 +49,7 @@ func newPublisher() *publisher {
 
 // subscribe starts routing acknowledgements; before the first send.
 func (p *publisher) subscribe(nc *nats.Conn) error {
+	p.nc = nc
 	sub, err := nc.Subscribe(p.prefix+"*", p.route)
 	if err != nil {
 		return fmt.Errorf("subscribe to acknowledgements: %w", err)
@@ -133,9 +135,17 @@ func (p *publisher) forget(a *pubAck) {
 	p.mu.Unlock()
 }
 
-// lostCheck is how often a wait looks whether the connection was lost
-// since the publish: one sent in the moment the connection went may miss
-// connectionLost.
+// unanswerable reports whether a's answer cannot come: the connection was
+// lost since it was sent, or is down now. A publish sent in the moment the
+// connection went misses connectionLost; one sent while it is down waits
+// in the client's buffer, and its answer, if any, comes after the
+// reconnect. Giving up on it is safe: the caller publishes again under the
+// same message id.
+func (p *publisher) unanswerable(a *pubAck) bool {
+	return p.lost.Load() != a.lost || (p.nc != nil && !p.nc.IsConnected())
+}
+
+// lostCheck is how often a wait looks whether its answer can still come.
 const lostCheck = 200 * time.Millisecond
 
 // wait returns the outcome of a, giving up timeout after it was sent or
@@ -161,7 +171,7 @@ func (p *publisher) wait(ctx context.Context, a *pubAck, timeout time.Duration) 
 				p.forget(a)
 				return fmt.Errorf("no acknowledgement within %s", timeout)
 			}
-			if p.lost.Load() != a.lost {
+			if p.unanswerable(a) {
 				p.forget(a)
 				return fmt.Errorf("connection lost before the acknowledgement: %w", nats.ErrDisconnected)
 			}
