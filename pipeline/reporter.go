@@ -109,16 +109,16 @@ func (r *Reporter) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) { r.handle(ctx, m) },
-		jetstream.PullMaxMessages(1000),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			r.log.Debug("reporter consume", "err", err)
-		}))
-	if err != nil {
-		return fmt.Errorf("reporter: consume: %w", err)
-	}
+	// Results are handled one at a time, in the order they come, by the
+	// pull loop (see pullBatches for why not jetstream's Consume).
+	pulling := make(chan struct{})
+	go func() {
+		defer close(pulling)
+		pullBatches(ctx, cons, 1000, func(m jetstream.Msg) { r.handle(ctx, m) },
+			func(err error) { r.log.Debug("reporter pull", "err", err) })
+	}()
 	defer r.settling.Wait()
-	defer cc.Stop()
+	defer func() { <-pulling }()
 	tick := time.NewTicker(min(r.cfg.ReportTimeout/4, r.ackWait()/3, 5*time.Second))
 	defer tick.Stop()
 	for {

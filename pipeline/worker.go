@@ -149,8 +149,7 @@ func NewWorker(conn *Conn, cfg WorkerConfig, as []analyzers.Analyzer, m *Metrics
 // Run consumes until ctx is cancelled, then stops pulling and waits for the
 // analyses in flight to finish and be acknowledged.
 func (w *Worker) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	var stops []jetstream.ConsumeContext
+	var wg, pulls sync.WaitGroup
 	for _, a := range w.analyzers {
 		cons, err := w.conn.JS.Consumer(ctx, StreamMail, ConsumerFor(a.Name()))
 		if err != nil {
@@ -158,32 +157,87 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		sem := make(chan struct{}, max(w.cfg.Concurrency, 1))
 		a, am := a, w.metricsFor(a.Name())
-		// A small prefetch: with the library's default of 500, messages wait
-		// in the client's buffer past their ack wait and come back twice.
-		cc, err := cons.Consume(func(m jetstream.Msg) {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				w.handle(ctx, a, am, m)
-			}()
-		}, jetstream.PullMaxMessages(max(w.cfg.Concurrency*2, 4)),
-			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-				if !errors.Is(err, jetstream.ErrNoHeartbeat) || ctx.Err() == nil {
-					w.log.Debug("consume", "analyzer", a.Name(), "err", err)
+		pulls.Add(1)
+		// A small batch: with a large prefetch, messages wait in the
+		// client's buffer past their ack wait and come back twice.
+		go func() {
+			defer pulls.Done()
+			pullBatches(ctx, cons, max(w.cfg.Concurrency*2, 4), func(m jetstream.Msg) {
+				if ctx.Err() != nil {
+					// The rest of a batch that came in as the worker
+					// stops: back to the next worker, now.
+					_ = m.Nak()
+					return
 				}
-			}))
-		if err != nil {
-			return fmt.Errorf("worker %s: consume: %w", a.Name(), err)
-		}
-		stops = append(stops, cc)
+				sem <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					w.handle(ctx, a, am, m)
+				}()
+			}, func(err error) { w.log.Debug("pull", "analyzer", a.Name(), "err", err) })
+		}()
 	}
-	<-ctx.Done()
-	for _, cc := range stops {
-		cc.Stop()
-	}
+	pulls.Wait()
 	wg.Wait()
 	return nil
+}
+
+// pullWait is how long one pull request waits on the server for its batch;
+// the messages of a batch are handed on as they arrive, so it bounds
+// nothing but how often an idle consumer asks again.
+const pullWait = 30 * time.Second
+
+// pullBatches hands every message of cons to handle, one pull request of
+// batch messages at a time, until ctx ends. The next request is sent when
+// the last one is spent, answered or expired.
+//
+// It replaces jetstream's Consume, whose refill can be lost (nats.go
+// v1.55.0): Consume asks for more when its count of outstanding messages
+// falls below half the batch, but skips that check while its previous
+// request is still being written, and when the rest of the outstanding
+// messages arrive inside that window, nothing checks again. The server
+// then holds no request for the consumer and sends no heartbeats, and the
+// consumer sits idle until the client misses two heartbeats: 30 s with
+// the default expiry, with the stream full of mail. On two busy cores it
+// happened in 4 of 53 BenchmarkPipeline runs (docs/benchmarks.md). Here
+// a request ends only with its own last message, its expiry, an error or
+// ctx, and the loop then always sends the next one.
+func pullBatches(ctx context.Context, cons jetstream.Consumer, batch int, handle func(jetstream.Msg), report func(error)) {
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, pullWait)
+		b, err := cons.Fetch(batch, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			report(err)
+			pause(ctx, time.Second)
+			continue
+		}
+		n := 0
+		for m := range b.Messages() {
+			handle(m)
+			n++
+		}
+		err = b.Error()
+		cancel()
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			report(err)
+			if n == 0 {
+				// The consumer is gone or the server refuses: do not spin.
+				pause(ctx, time.Second)
+			}
+		}
+	}
+}
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 func (w *Worker) handle(ctx context.Context, a analyzers.Analyzer, am analyzerMetrics, m jetstream.Msg) {
