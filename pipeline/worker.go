@@ -200,7 +200,7 @@ const pullWait = 30 * time.Second
 // then holds no request for the consumer and sends no heartbeats, and the
 // consumer sits idle until the client misses two heartbeats: 30 s with
 // the default expiry, with the stream full of mail. On two busy cores it
-// happened in 4 of 53 BenchmarkPipeline runs (docs/benchmarks.md). Here
+// happened in 5 of 77 BenchmarkPipeline runs (docs/benchmarks.md). Here
 // a request ends only with its own last message, its expiry, an error or
 // ctx, and the loop then always sends the next one.
 func pullBatches(ctx context.Context, cons jetstream.Consumer, batch int, handle func(jetstream.Msg), report func(error)) {
