@@ -35,6 +35,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 ./scripts/install-test-deps.sh
 tmp=$(mktemp -d /tmp/mailsift-bench-ingest.XXXXXX)
+chmod 755 "$tmp" # the peers run as nobody and must reach their directories inside
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/mailsift" ./cmd/mailsift
 go build -o "$tmp/ingestbench" ./bench/ingestbench

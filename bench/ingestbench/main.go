@@ -69,7 +69,7 @@ func main() {
 		peers   = flag.String("peers", "raw,mailsift,mailsift-s2,mailsift-run,fetchmail,mpop", "peers to time, comma-separated")
 		reps    = flag.Int("reps", 3, "repetitions of each peer; the median is reported")
 		bin     = flag.String("mailsift", "bin/mailsift", "mailsift binary, for the mailsift-run peer")
-		work    = flag.String("dir", "", "directory for stores and peer output (default: a temp dir)")
+		work    = flag.String("dir", "", "directory to work in, inside a directory of its own; nobody must be able to enter it (default: the system's temp dir)")
 		profile = flag.String("cpuprofile", "", "write a CPU profile of this process (raw and mailsift peers) to this file")
 	)
 	flag.Parse()
