@@ -202,6 +202,17 @@ func startSpamd(t testing.TB) string {
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A temp dir of its own: spamd, running as nobody, needs one it may
+	// write, and the system's /tmp is not always that.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for path, mode := range map[string]os.FileMode{dir: 0o755, tmp: 0o1777} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := []string{"-L", "-x", "-H", home, "-i", addr, "-A", "127.0.0.1", "-m", "1", "--min-children=1",
@@ -215,6 +226,7 @@ func startSpamd(t testing.TB) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
