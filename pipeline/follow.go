@@ -42,31 +42,31 @@ func (c *Conn) Follow(ctx context.Context, o FollowOptions, fn func(r *report.Re
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", StreamReports, err)
 	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("follow %s: %w", StreamReports, err)
-	}
-	defer it.Stop()
-	go func() { <-ctx.Done(); it.Stop() }()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return ctx.Err()
-			}
-			continue
+	// Pulled as workers pull (pullBatches), not with jetstream's Messages,
+	// which shares Consume's lost refill.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stopped error
+	pullBatches(pctx, cons, 256, func(m jetstream.Msg) {
+		if stopped != nil {
+			return
 		}
 		var r report.Report
 		if err := json.Unmarshal(m.Data(), &r); err != nil {
-			continue
+			return
 		}
 		if err := fn(&r, m.Data()); err != nil {
-			if errors.Is(err, ErrStop) {
-				return nil
-			}
-			return err
+			stopped = err
+			cancel()
 		}
+	}, func(error) {})
+	switch {
+	case errors.Is(stopped, ErrStop):
+		return nil
+	case stopped != nil:
+		return stopped
 	}
+	return ctx.Err()
 }
 
 // ErrStop ends Follow without an error.

@@ -155,11 +155,6 @@ func (c *Conn) RunOutput(ctx context.Context, oc OutputConfig, out Output, log *
 	if err != nil {
 		return fmt.Errorf("nats: consumer %s on %s: %w", name, StreamReports, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(256))
-	if err != nil {
-		return fmt.Errorf("output %s: %w", name, err)
-	}
-	go func() { <-ctx.Done(); it.Stop() }()
 	// Reports are written as they come and acknowledged in batches: a batch
 	// ends when the consumer has nothing more pending or holds flushEvery
 	// reports, and it is acknowledged only after the output has flushed it.
@@ -182,20 +177,14 @@ func (c *Conn) RunOutput(ctx context.Context, oc OutputConfig, out Output, log *
 		batch = batch[:0]
 	}
 	defer flush()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			log.Debug("output next", "output", name, "err", err)
-			continue
-		}
+	// Pulled as workers pull (pullBatches), not with jetstream's Messages,
+	// which shares Consume's lost refill.
+	pullBatches(ctx, cons, flushEvery, func(m jetstream.Msg) {
 		var r report.Report
 		if err := json.Unmarshal(m.Data(), &r); err != nil {
 			log.Error("output: unreadable report skipped", "output", name, "err", err)
 			_ = m.Term()
-			continue
+			return
 		}
 		match, err := when.Match(&r)
 		if err != nil {
@@ -208,19 +197,20 @@ func (c *Conn) RunOutput(ctx context.Context, oc OutputConfig, out Output, log *
 			if md, err := m.Metadata(); err != nil || md.NumPending == 0 || len(batch) >= flushEvery {
 				flush()
 			}
-			continue
+			return
 		}
 		if err := out.Write(ctx, &r, m.Data()); err != nil {
 			log.Error("output failed; will retry", "output", name, "id", r.ID, "err", err)
 			_ = m.NakWithDelay(5 * time.Second)
-			continue
+			return
 		}
 		batch = append(batch, m)
 		md, err := m.Metadata()
 		if err != nil || md.NumPending == 0 || len(batch) >= flushEvery {
 			flush()
 		}
-	}
+	}, func(err error) { log.Debug("output pull", "output", name, "err", err) })
+	return nil
 }
 
 // WaitOutputs blocks until the consumers of the given outputs have
