@@ -167,7 +167,7 @@ func (c *Conn) PutStateAsync(key string, value []byte) (*Pending, error) {
 // send publishes msg for p; the acknowledgement timeout counts from here,
 // not from reading the body.
 func (c *Conn) send(p *Pending, msg *nats.Msg) (*Pending, error) {
-	a, err := c.pub.send(c.NC, msg)
+	a, err := c.pub.send(msg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.what, err)
 	}

@@ -61,7 +61,7 @@ func (p *publisher) subscribe(nc *nats.Conn) error {
 
 // send publishes m with a reply subject of its own. The caller waits for
 // the outcome with wait, or may drop it: it is forgotten when it comes.
-func (p *publisher) send(nc *nats.Conn, m *nats.Msg) (*pubAck, error) {
+func (p *publisher) send(m *nats.Msg) (*pubAck, error) {
 	a := &pubAck{done: make(chan struct{}), lost: p.lost.Load(), sent: time.Now()}
 	p.mu.Lock()
 	p.next++
@@ -69,7 +69,7 @@ func (p *publisher) send(nc *nats.Conn, m *nats.Msg) (*pubAck, error) {
 	p.waiting[a.token] = a
 	p.mu.Unlock()
 	m.Reply = p.prefix + strconv.FormatUint(a.token, 10)
-	if err := nc.PublishMsg(m); err != nil {
+	if err := p.nc.PublishMsg(m); err != nil {
 		p.forget(a)
 		return nil, err
 	}

@@ -33,7 +33,7 @@ func TestPublisherOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, err := c.pub.send(c.NC, publishMsg(tt.subject, tt.id, tt.st, []byte("x")))
+			a, err := c.pub.send(publishMsg(tt.subject, tt.id, tt.st, []byte("x")))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -235,7 +235,7 @@ func (r *Reporter) finish(ctx context.Context, id string, j *join) {
 		r.log.Error("reporter: encode report", "id", id, "err", err)
 		return
 	}
-	a, err := r.conn.pub.send(r.conn.NC, publishMsg(SubjectReportPrefix+string(rep.Verdict), id, "", b))
+	a, err := r.conn.pub.send(publishMsg(SubjectReportPrefix+string(rep.Verdict), id, "", b))
 	if err != nil {
 		// Leave the join pending: the expiry tick tries again, and if this
 		// process dies the results come back unacked.

@@ -375,7 +375,7 @@ func (w *Worker) publishJSON(subject, msgID string, v any) error {
 // does not cut the wait short: the message is acknowledged only after its
 // result is stored.
 func (w *Worker) publish(subject, msgID string, b []byte) error {
-	a, err := w.conn.pub.send(w.conn.NC, publishMsg(subject, msgID, "", b))
+	a, err := w.conn.pub.send(publishMsg(subject, msgID, "", b))
 	if err != nil {
 		return err
 	}
