@@ -13,6 +13,11 @@ import (
 // nothing but how often an idle consumer asks again.
 const pullWait = 30 * time.Second
 
+// pullHeartbeat is how often the server says a waiting pull request is
+// still held. Two missed end the request, so one lost with a restarted
+// server is sent again within seconds, not at its expiry.
+const pullHeartbeat = 2 * time.Second
+
 // pullBatches hands every message of cons to handle, one pull request of
 // batch messages at a time, until ctx ends. The next request is sent when
 // the last one is spent, answered or expired.
@@ -31,7 +36,7 @@ const pullWait = 30 * time.Second
 func pullBatches(ctx context.Context, cons jetstream.Consumer, batch int, handle func(jetstream.Msg), report func(error)) {
 	for ctx.Err() == nil {
 		fctx, cancel := context.WithTimeout(ctx, pullWait)
-		b, err := cons.Fetch(batch, jetstream.FetchContext(fctx))
+		b, err := cons.Fetch(batch, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(pullHeartbeat))
 		if err != nil {
 			cancel()
 			report(err)
@@ -45,7 +50,7 @@ func pullBatches(ctx context.Context, cons jetstream.Consumer, batch int, handle
 		}
 		err = b.Error()
 		cancel()
-		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoHeartbeat) {
 			report(err)
 			if n == 0 {
 				// The consumer is gone or the server refuses: do not spin.

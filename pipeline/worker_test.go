@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -100,4 +101,70 @@ func TestWorkerKeepsPullingABacklog(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestWorkerResumesAfterServerRestart restarts the NATS server under a
+// worker connected from elsewhere: the pull request the worker had
+// waiting went with the server, and mail published after the restart
+// must still be analyzed soon, not after the request's 30 s expiry.
+func TestWorkerResumesAfterServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Defaults()
+	cfg.StoreDir = dir
+	cfg.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := Connect(ctx, cfg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Setup(ctx, []string{"count"}, DefaultWorker()); err != nil {
+		t.Fatal(err)
+	}
+	url := srv.ClientURL()
+	cfg.Listen = strings.TrimPrefix(url, "nats://") // the same port again after the restart
+	remote := Defaults()
+	remote.URL = url
+	wconn, err := Connect(ctx, remote, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wconn.Close()
+	var analyzed atomic.Int64
+	count := fn{"count", func(context.Context, *analyzers.Message) (analyzers.Result, error) {
+		analyzed.Add(1)
+		return analyzers.Result{Status: analyzers.StatusOK}, nil
+	}}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = NewWorker(wconn, DefaultWorker(), []analyzers.Analyzer{count}, nil, testLog(t)).Run(ctx)
+	}()
+
+	publish := func(c *Conn, uidl string) {
+		t.Helper()
+		if _, err := c.Publish(ctx, Mail{Mailbox: "support", UIDL: uidl, ID: MessageID("support", uidl), Body: bytes.NewReader(mailBytes(uidl, "x"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(srv, "before")
+	waitFor(t, "the mail from before the restart", 10*time.Second, func() bool { return analyzed.Load() == 1 })
+	time.Sleep(200 * time.Millisecond) // the worker's next pull request waits on the server
+
+	srv.Close()
+	srv, err = Connect(ctx, cfg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	waitFor(t, "the worker to reconnect", 10*time.Second, wconn.NC.IsConnected)
+	start := time.Now()
+	publish(srv, "after")
+	// Two missed heartbeats end the lost request (4 s); without them it
+	// took 9 s here.
+	waitFor(t, "the mail from after the restart", 6*time.Second, func() bool { return analyzed.Load() == 2 })
+	t.Logf("analyzed %v after the publish", time.Since(start).Round(time.Millisecond))
 }
